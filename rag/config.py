@@ -1,0 +1,76 @@
+"""One frozen settings object, read from ``RAG_*`` environment variables.
+
+Every module takes a ``Settings`` argument rather than reading the
+environment itself, so a test or a server can run two configurations side by
+side.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+def _default_index_dir() -> str:
+    return str(Path.cwd() / ".rag-index")
+
+
+@dataclass(frozen=True)
+class Settings:
+    index_dir: str = ""
+    collection: str = "briefings"
+    chroma_url: str = ""  # http://host:port switches to a Chroma server
+    embed_backend: str = "torch"  # torch | onnx-int8
+    embed_batch: int = 64
+
+    chunk_tokens: int = 200  # all-MiniLM-L6-v2 truncates at 256 word pieces
+    chunk_overlap: int = 30
+
+    k: int = 6  # passages handed to the answerer
+    candidates: int = 40  # per retriever, before fusion
+    rrf_k: int = 60
+
+    # Extractive answerer: a sentence whose score falls below refuse_below is
+    # not evidence; calibrated with `rag eval` on corpus/questions.
+    refuse_below: float = 0.42
+    max_sentences: int = 4
+
+    llm: str = "extractive"  # extractive | openai | ollama | llamacpp
+    llm_url: str = ""
+    llm_model: str = ""
+    llm_key: str = ""
+    llm_timeout: float = 60.0
+    llm_temperature: float = 0.0
+    llm_max_tokens: int = 400
+
+    max_file_mb: float = 60.0
+    ui_auth: str = ""  # "user:password"
+    feedback_path: str = ""
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> "Settings":
+        """Defaults, then ``RAG_<FIELD>`` variables, then explicit overrides."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = os.environ.get(f"RAG_{f.name.upper()}")
+            if raw is None:
+                continue
+            kind = type(f.default)
+            try:
+                values[f.name] = kind(raw)
+            except ValueError as exc:
+                raise ValueError(f"RAG_{f.name.upper()}={raw!r} is not a valid {kind.__name__}") from exc
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        if not settings.index_dir:
+            settings = replace(settings, index_dir=_default_index_dir())
+        return settings
+
+    def with_(self, **changes: Any) -> "Settings":
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def index_path(self) -> Path:
+        return Path(self.index_dir).expanduser().resolve()
