@@ -61,6 +61,7 @@ class Passage:
     dense_rank: int | None = None
     bm25_rank: int | None = None
     kind: str = "text"
+    context: str = ""  # heading path, and a split table's header row
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,0 +1,129 @@
+"""One engine behind every door (Python API, CLI, chat, evaluation).
+
+Answering is a LangChain runnable chain:
+``condense -> retrieve -> select evidence -> compose -> verify citations``.
+A generative backend replaces only the ``compose`` step; evidence selection
+still runs, so the extractive answer is always at hand as the fallback.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from functools import cached_property
+from typing import Any
+
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from . import answer as extractive
+from .catalog import Filters
+from .citations import verify
+from .config import Settings
+from .index import Index
+from .ingest import Progress
+from .ingest import ingest as run_ingest
+from .models import Answer, IngestReport
+from .retrieval import SEARCHES
+
+MAX_QUESTION_CHARS = 2000
+
+
+class Engine:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.index = Index(settings)
+
+    # -- ingest -------------------------------------------------------------
+    def ingest(self, paths: Iterable[str], *, prune: bool = False, progress: Progress | None = None) -> IngestReport:
+        return run_ingest(paths, self.index, prune=prune, progress=progress)
+
+    # -- the chain ----------------------------------------------------------
+    def _timed(self, name: str, fn):
+        def step(state: dict[str, Any]) -> dict[str, Any]:
+            t0 = time.perf_counter()
+            state = fn(state)
+            state["timings"][name] = round((time.perf_counter() - t0) * 1000, 2)
+            return state
+
+        return RunnableLambda(step, name=name)
+
+    def _condense(self, state: dict[str, Any]) -> dict[str, Any]:
+        state["query"] = extractive.standalone_question(state["question"], state["history"])
+        return state
+
+    def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
+        search = SEARCHES[state.get("method", "hybrid")]
+        state["passages"] = search(self.index, state["query"], state["k"], state["filters"])
+        return state
+
+    def _select(self, state: dict[str, Any]) -> dict[str, Any]:
+        ranked = extractive.score_evidence(
+            state["query"], state["query"], state["passages"], self.index.embedder, current=state["question"]
+        )
+        state["evidence"] = extractive.select_evidence(state["question"], ranked, self.settings, query=state["query"])
+        return state
+
+    def _compose(self, state: dict[str, Any]) -> dict[str, Any]:
+        state["answer"] = extractive.compose(state["question"], state["evidence"], state["passages"])
+        return state
+
+    def _verify(self, state: dict[str, Any]) -> dict[str, Any]:
+        answer = verify(state["answer"], self.index.catalog)
+        if not answer.refused and not answer.citations:
+            answer = extractive.refusal(state["question"], state["passages"])
+        state["answer"] = answer
+        return state
+
+    @cached_property
+    def chain(self) -> Runnable:
+        return (
+            self._timed("condense", self._condense)
+            | self._timed("retrieve", self._retrieve)
+            | self._timed("select", self._select)
+            | self._timed("compose", self._compose)
+            | self._timed("verify", self._verify)
+        )
+
+    def ask(
+        self,
+        question: str,
+        *,
+        history: list[dict] | None = None,
+        filters: Filters | dict | None = None,
+        k: int | None = None,
+        method: str = "hybrid",
+    ) -> Answer:
+        question = " ".join((question or "").split())
+        if not question:
+            raise ValueError("the question is empty")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise ValueError(f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}")
+        t0 = time.perf_counter()
+        state = self.chain.invoke(
+            {
+                "question": question,
+                "history": list(history or []),
+                "filters": Filters.parse(filters),
+                "k": k or self.settings.k,
+                "method": method,
+                "timings": {},
+            }
+        )
+        answer: Answer = state["answer"]
+        answer.standalone_question = state["query"]
+        answer.timings = {**state["timings"], "total": round((time.perf_counter() - t0) * 1000, 2)}
+        return answer
+
+
+_ENGINES: dict[Settings, Engine] = {}
+_LOCK = threading.Lock()
+
+
+def get_engine(settings: Settings) -> Engine:
+    """One engine per settings per process: models and indexes load once."""
+    with _LOCK:
+        engine = _ENGINES.get(settings)
+        if engine is None:
+            engine = _ENGINES[settings] = Engine(settings)
+        return engine

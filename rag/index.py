@@ -1,0 +1,158 @@
+"""The index: catalog (truth), Chroma (vectors) and BM25, kept in agreement.
+
+Write order makes a crash harmless: vectors are upserted first, the catalog
+swaps the document in one transaction, and only then are the old vectors
+deleted. Whatever a crash leaves behind is an orphan vector (not in the
+catalog), which no search returns and ``check(repair=True)`` deletes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from .catalog import Catalog, DocInfo, Filters
+from .config import Settings
+from .embedders import Embedder, get_embedder
+from .lexical import Lexical
+from .models import Chunk, Document
+
+
+@dataclass
+class CheckReport:
+    documents: int = 0
+    chunks: int = 0
+    vectors: int = 0
+    orphan_vectors: list[str] = field(default_factory=list)
+    missing_vectors: list[str] = field(default_factory=list)
+    bad_offsets: list[str] = field(default_factory=list)
+    interrupted_ingest: bool = False
+    repaired: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not (self.orphan_vectors or self.missing_vectors or self.bad_offsets or self.interrupted_ingest)
+
+
+class Index:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.path = settings.index_path
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.catalog = Catalog(self.path / "catalog.sqlite")
+        self.lexical = Lexical(self.catalog, self.path / "bm25")
+        self.write_lock = threading.Lock()
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return get_embedder(self.settings)
+
+    @cached_property
+    def vectors(self):
+        from .vectors import VectorStore
+
+        return VectorStore(self.settings, self.embedder)
+
+    # -- reading ------------------------------------------------------------
+    def documents(self) -> list[DocInfo]:
+        return self.catalog.documents()
+
+    def document(self, doc_id: str) -> Document | None:
+        return self.catalog.document(doc_id)
+
+    def regions(self) -> list[str]:
+        return self.catalog.regions()
+
+    def dense_search(self, query: str, k: int, filters: Filters) -> list[tuple[str, float]]:
+        return self.vectors.search(query, k, filters)
+
+    def bm25_search(self, query: str, k: int, filters: Filters) -> list[tuple[str, float]]:
+        return self.lexical.search(query, k, filters)
+
+    # -- writing ------------------------------------------------------------
+    @property
+    def _marker(self):
+        return self.path / "ingest.pending"
+
+    def begin_write(self) -> None:
+        """Mark the index as being written; a marker left by a crash triggers repair."""
+        if self._marker.exists():
+            self.check(repair=True)
+        self._marker.write_text(str(os.getpid()))
+
+    def end_write(self) -> None:
+        self.lexical.refresh()
+        self._marker.unlink(missing_ok=True)
+
+    def embed_chunks(self, chunks: Sequence[Chunk], reuse: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """Vectors for ``chunks``, reusing any whose text was embedded before (content-hash dedup)."""
+        reuse = reuse or {}
+        todo = [i for i, c in enumerate(chunks) if c.search_text not in reuse]
+        fresh = self.embedder.encode([chunks[i].search_text for i in todo], batch_size=self.settings.embed_batch)
+        out = np.zeros((len(chunks), self.embedder.dim), dtype=np.float32)
+        for row, i in enumerate(todo):
+            out[i] = fresh[row]
+        for i, c in enumerate(chunks):
+            if c.search_text in reuse:
+                out[i] = reuse[c.search_text]
+        return out
+
+    def previous_vectors(self, source: str) -> dict[str, np.ndarray]:
+        """Vectors of the chunks currently indexed for ``source``, keyed by their text."""
+        info = self.catalog.document_by_source(source)
+        if info is None:
+            return {}
+        old = self.catalog.all_chunks_of(info.doc_id)
+        vectors = self.vectors.embeddings_for([c.chunk_id for c in old])
+        return {c.search_text: vectors[c.chunk_id] for c in old if c.chunk_id in vectors}
+
+    def put(self, doc: Document, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        with self.write_lock:
+            self.vectors.upsert(chunks, doc, vectors)
+            stale = self.catalog.replace_document(doc, chunks)
+            self.vectors.delete(stale)
+
+    def remove(self, doc_id: str) -> bool:
+        with self.write_lock:
+            ids = self.catalog.remove_document(doc_id)
+            self.vectors.delete(ids)
+        self.lexical.refresh()
+        return bool(ids)
+
+    # -- consistency --------------------------------------------------------
+    def check(self, repair: bool = False) -> CheckReport:
+        report = CheckReport(interrupted_ingest=self._marker.exists())
+        chunks = self.catalog.all_chunks()
+        report.documents = len(self.catalog.documents())
+        report.chunks = len(chunks)
+        texts: dict[str, str] = {}
+        for c in chunks:
+            if c.doc_id not in texts:
+                doc = self.catalog.document(c.doc_id)
+                texts[c.doc_id] = doc.text if doc else ""
+            if texts[c.doc_id][c.start : c.end] != c.body:
+                report.bad_offsets.append(c.chunk_id)
+        in_catalog = {c.chunk_id for c in chunks}
+        in_vectors = set(self.vectors.ids())
+        report.vectors = len(in_vectors)
+        report.orphan_vectors = sorted(in_vectors - in_catalog)
+        report.missing_vectors = sorted(in_catalog - in_vectors)
+        if repair:
+            with self.write_lock:
+                self.vectors.delete(report.orphan_vectors)
+                missing = [c for c in chunks if c.chunk_id in set(report.missing_vectors)]
+                for doc_id in {c.doc_id for c in missing}:
+                    doc = self.catalog.document(doc_id)
+                    part = [c for c in missing if c.doc_id == doc_id]
+                    self.vectors.upsert(part, doc, self.embed_chunks(part))
+                for doc_id in {c.doc_id for c in chunks if c.chunk_id in set(report.bad_offsets)}:
+                    self.catalog.remove_document(doc_id)
+            self.lexical.refresh()
+            self._marker.unlink(missing_ok=True)
+            report.repaired = True
+        return report

@@ -1,0 +1,224 @@
+"""Turn a briefing file into text plus metadata.
+
+Every format is reduced to Markdown-shaped text (``#`` headings, ``|`` tables)
+so that one chunker handles them all, and that text is what citation offsets
+point into.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import date
+from pathlib import Path
+
+from .models import Document
+
+SUPPORTED = {".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx"}
+
+
+class LoadError(Exception):
+    """A file that cannot be ingested; the message tells the user what to do."""
+
+
+_DATE_LINE = re.compile(r"^\s*\**date\**\s*[:\-]\s*\**\s*(.+?)\s*$", re.I | re.M)
+_REGION_LINE = re.compile(r"^\s*\**region\**\s*[:\-]\s*\**\s*(.+?)\s*\**\s*$", re.I | re.M)
+_MONTHS = (
+    "January|February|March|April|May|June|July|August|September|October|November|December|"
+    "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
+)
+_FULL_DATE = re.compile(
+    rf"\b(\d{{4}}-\d{{2}}-\d{{2}}"
+    rf"|\d{{1,2}}\s+(?:{_MONTHS})\.?\s+\d{{4}}"
+    rf"|(?:{_MONTHS})\.?\s+\d{{1,2}},?\s+\d{{4}})\b"
+)
+_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.M)
+
+
+def parse_date(raw: str) -> str | None:
+    """Normalise one full written date (as matched by _FULL_DATE) to ISO."""
+    from dateutil import parser
+
+    try:
+        return date.fromisoformat(raw).isoformat()
+    except ValueError:
+        pass
+    try:
+        return parser.parse(raw.replace("Sept", "Sep")).date().isoformat()
+    except (ValueError, OverflowError):
+        return None
+
+
+def find_date(text: str) -> str | None:
+    """The ``Date:`` line's date, else the first full date in the text."""
+    line = _DATE_LINE.search(text)
+    if line:
+        found = _FULL_DATE.search(line.group(1))
+        iso = parse_date(found.group(1)) if found else None
+        if iso:
+            return iso
+    for match in _FULL_DATE.finditer(text):
+        iso = parse_date(match.group(1))
+        if iso:
+            return iso
+    return None
+
+
+def find_region(text: str) -> str | None:
+    match = _REGION_LINE.search(text)
+    return match.group(1).strip(" *_") if match else None
+
+
+def find_title(text: str, path: Path) -> str:
+    match = _HEADING.search(text)
+    if match:
+        return match.group(1).strip()
+    return path.stem.replace("_", " ").replace("-", " ").strip()
+
+
+def _decode(data: bytes, path: Path) -> str:
+    if b"\x00" in data[:8192]:
+        raise LoadError(f"{path.name}: looks like binary data, not text; check the file type")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise LoadError(f"{path.name}: not valid UTF-8 and no other text encoding fits; re-save it as UTF-8")
+    return str(best)
+
+
+def _normalise(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # Control characters other than newline and tab only confuse tokenizers.
+    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", text)
+
+
+def _markdown_table(rows: list[list[str]]) -> str:
+    rows = [[cell.replace("|", "/").replace("\n", " ").strip() for cell in row] for row in rows if row]
+    if not rows:
+        return ""
+    width = max(len(r) for r in rows)
+    rows = [r + [""] * (width - len(r)) for r in rows]
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * width]
+    lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    return "\n".join(lines)
+
+
+def _read_html(data: bytes, path: Path) -> str:
+    from bs4 import BeautifulSoup
+    from markdownify import markdownify
+
+    soup = BeautifulSoup(_decode(data, path), "html.parser")
+    for tag in soup(["script", "style", "noscript", "template", "iframe", "object", "embed", "svg"]):
+        tag.decompose()
+    title = soup.title.get_text(strip=True) if soup.title else ""
+    if soup.title:
+        soup.title.decompose()
+    text = markdownify(str(soup), heading_style="ATX", strip=["a", "img"], escape_misc=False)
+    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    if title and not _HEADING.search(text):
+        text = f"# {title}\n\n{text}"
+    return text
+
+
+def _read_pdf(data: bytes, path: Path) -> str:
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise LoadError(f"{path.name}: the PDF is password-protected; save an unlocked copy and ingest that")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except LoadError:
+        raise
+    except (PdfReadError, ValueError, KeyError, OSError) as exc:
+        raise LoadError(f"{path.name}: the PDF is damaged or truncated ({exc}); export it again") from exc
+    except Exception as exc:  # pypdf raises many types on broken files
+        raise LoadError(f"{path.name}: the PDF could not be read ({type(exc).__name__}: {exc})") from exc
+    text = "\n\n".join(p.strip() for p in pages if p.strip())
+    if not text.strip():
+        raise LoadError(f"{path.name}: the PDF has no text layer (a scan?); run OCR on it first")
+    return text
+
+
+def _read_docx(data: bytes, path: Path) -> str:
+    import io
+    import zipfile
+
+    import docx
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise LoadError(f"{path.name}: not a valid .docx file ({exc})") from exc
+    parts: list[str] = []
+    for block in document.iter_inner_content():
+        if isinstance(block, Paragraph):
+            text = block.text.strip()
+            if not text:
+                continue
+            style = (block.style.name or "").lower() if block.style is not None else ""
+            level = re.match(r"heading (\d)", style)
+            if style == "title":
+                parts.append(f"# {text}")
+            elif level:
+                parts.append("#" * min(int(level.group(1)) + 1, 6) + f" {text}")
+            else:
+                parts.append(text)
+        elif isinstance(block, Table):
+            parts.append(_markdown_table([[c.text for c in row.cells] for row in block.rows]))
+    return "\n\n".join(parts)
+
+
+def read_text(path: Path, data: bytes) -> str:
+    suffix = path.suffix.lower()
+    if suffix in {".html", ".htm"}:
+        text = _read_html(data, path)
+    elif suffix == ".pdf":
+        if not data.startswith(b"%PDF"):
+            raise LoadError(f"{path.name}: named .pdf but is not a PDF file")
+        text = _read_pdf(data, path)
+    elif suffix == ".docx":
+        text = _read_docx(data, path)
+    elif suffix in {".md", ".markdown", ".txt"}:
+        if data.startswith(b"%PDF") or data.startswith(b"PK\x03\x04"):
+            raise LoadError(f"{path.name}: named {suffix} but holds a PDF or Office file; rename it")
+        text = _decode(data, path)
+    else:
+        raise LoadError(f"{path.name}: unsupported file type {suffix or '(none)'}; use {', '.join(sorted(SUPPORTED))}")
+    text = _normalise(text).strip("\n")
+    if not text.strip():
+        raise LoadError(f"{path.name}: the file holds no text")
+    return text
+
+
+def load(path: Path, data: bytes | None = None) -> Document:
+    """Read one file into a Document; raises LoadError with a user-facing message."""
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except PermissionError as exc:
+            raise LoadError(f"{path.name}: permission denied; make the file readable") from exc
+        except OSError as exc:
+            raise LoadError(f"{path.name}: cannot be read ({exc.strerror or exc})") from exc
+    if not data:
+        raise LoadError(f"{path.name}: the file is empty")
+    text = read_text(path, data)
+    return Document(
+        doc_id=hashlib.sha256(text.encode()).hexdigest(),
+        source=str(path.resolve()),
+        title=find_title(text, path),
+        date=find_date(text),
+        region=find_region(text),
+        text=text,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )

@@ -1,0 +1,114 @@
+"""Split a passage into citable units with exact offsets.
+
+A unit is what one citation quotes: a sentence of prose, one list item, one
+``Key: value`` line, or one table row (with its table's header, so the row
+can be read on its own). Offsets are into the document text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .chunking import _TABLE_LINE, _TABLE_RULE
+from .models import Passage
+
+_BULLET = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
+
+
+@dataclass(frozen=True)
+class Unit:
+    start: int  # offsets into the document text
+    end: int
+    text: str  # == document.text[start:end]
+    kind: str  # sentence | item | row
+    header: tuple[str, ...] = ()  # a row's column names
+
+    def readable(self) -> str:
+        """The unit as a sentence a reader can take in (markup removed)."""
+        if self.kind == "row":
+            cells = split_row(self.text)
+            if self.header and len(self.header) == len(cells):
+                return "; ".join(f"{h}: {c}" for h, c in zip(self.header, cells) if c)
+            return "; ".join(c for c in cells if c)
+        text = re.sub(r"(\*\*|__|`)", "", self.text)
+        text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
+        return " ".join(text.split())
+
+
+def split_row(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+@lru_cache(maxsize=1)
+def _segmenter():
+    import pysbd
+
+    return pysbd.Segmenter(language="en", clean=False, char_span=True)
+
+
+def _trimmed(text: str, start: int, end: int, base: int, kind: str, header=()) -> Unit | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end - start < 3 or not any(ch.isalnum() for ch in text[start:end]):
+        return None
+    return Unit(base + start, base + end, text[start:end], kind, tuple(header))
+
+
+def units_of(text: str, base: int = 0, header: tuple[str, ...] = ()) -> list[Unit]:
+    """Units of ``text``, which starts at offset ``base`` of its document.
+
+    ``header`` is the column row of a table whose rows continue from an
+    earlier chunk (the chunk's context holds it).
+    """
+    units: list[Unit] = []
+    pos = 0
+    lines = text.splitlines(keepends=True)
+    paragraph: list[tuple[int, str]] = []
+
+    def flush_paragraph() -> None:
+        if not paragraph:
+            return
+        start = paragraph[0][0]
+        body = "".join(line for _, line in paragraph)
+        for span in _segmenter().segment(body):
+            unit = _trimmed(text, start + span.start, start + span.end, base, "sentence")
+            if unit:
+                units.append(unit)
+        paragraph.clear()
+
+    current_header: tuple[str, ...] = header
+    for i, line in enumerate(lines):
+        bare = line.rstrip("\n")
+        if _TABLE_LINE.match(bare):
+            flush_paragraph()
+            nxt = lines[i + 1].rstrip("\n") if i + 1 < len(lines) else ""
+            if _TABLE_RULE.match(bare):
+                pass
+            elif _TABLE_RULE.match(nxt):
+                current_header = tuple(split_row(bare))
+            else:
+                unit = _trimmed(text, pos, pos + len(bare), base, "row", current_header)
+                if unit:
+                    units.append(unit)
+        elif _BULLET.match(bare) or re.match(r"^\s*[A-Z][A-Za-z ]{1,25}:\s+\S", bare) and len(bare) < 120:
+            flush_paragraph()
+            marker = _BULLET.match(bare)
+            skip = marker.end() if marker else 0
+            unit = _trimmed(text, pos + skip, pos + len(bare), base, "item")
+            if unit:
+                units.append(unit)
+        elif bare.strip():
+            paragraph.append((pos, line))
+        else:
+            flush_paragraph()
+        pos += len(line)
+    flush_paragraph()
+    return units
+
+
+def passage_units(passage: Passage, context_header: tuple[str, ...] = ()) -> list[Unit]:
+    return units_of(passage.text, passage.start, context_header)

@@ -1,0 +1,115 @@
+"""Chroma, embedded on disk or a ``chroma run`` server, behind LangChain's wrapper."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import urlparse
+
+import numpy as np
+
+from .catalog import Filters
+from .config import Settings
+from .embedders import Embedder
+from .models import Chunk, Document
+
+
+def _client(settings: Settings):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if not url.hostname:
+            raise ValueError(f"RAG_CHROMA_URL={settings.chroma_url!r} is not a URL like http://127.0.0.1:8000")
+        return chromadb.HttpClient(
+            host=url.hostname,
+            port=url.port or (443 if url.scheme == "https" else 8000),
+            ssl=url.scheme == "https",
+            settings=chroma_settings,
+        )
+    path = settings.index_path / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def _where(filters: Filters) -> dict | None:
+    clauses: list[dict] = []
+    if filters.regions:
+        clauses.append({"region_key": {"$in": [r.lower() for r in filters.regions]}})
+    if filters.date_from:
+        clauses.append({"date_int": {"$gte": int(filters.date_from.replace("-", ""))}})
+    if filters.date_to:
+        clauses.append({"date_int": {"$lte": int(filters.date_to.replace("-", ""))}})
+    if filters.sources:
+        names = [s.rsplit("/", 1)[-1] for s in filters.sources]
+        clauses.append({"$or": [{"source": {"$in": list(filters.sources)}}, {"file_name": {"$in": names}}]})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def chunk_metadata(chunk: Chunk, doc: Document) -> dict:
+    return {
+        "doc_id": doc.doc_id,
+        "source": doc.source,
+        "file_name": doc.source.rsplit("/", 1)[-1],
+        "region_key": (doc.region or "").lower(),
+        "date_int": int(doc.date.replace("-", "")) if doc.date else 0,
+        "start": chunk.start,
+        "end": chunk.end,
+    }
+
+
+class VectorStore:
+    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+        from langchain_chroma import Chroma
+
+        self.embedder = embedder
+        self.client = _client(settings)
+        self.store = Chroma(
+            collection_name=settings.collection,
+            embedding_function=embedder,
+            client=self.client,
+            collection_metadata={"hnsw:space": "cosine", "embedder": embedder.name},
+        )
+        self.collection = self.client.get_collection(settings.collection)
+        built_by = (self.collection.metadata or {}).get("embedder")
+        if built_by and built_by != embedder.name:
+            raise RuntimeError(
+                f"this index was built with {built_by}, not {embedder.name}; "
+                f"set RAG_EMBED_BACKEND to match or re-ingest into a new index"
+            )
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def ids(self) -> list[str]:
+        return list(self.collection.get(include=[])["ids"])
+
+    def embeddings_for(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        if not ids:
+            return {}
+        got = self.collection.get(ids=list(ids), include=["embeddings"])
+        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"])}
+
+    def upsert(self, chunks: Sequence[Chunk], doc: Document, vectors: np.ndarray, batch: int = 256) -> None:
+        for lo in range(0, len(chunks), batch):
+            part = chunks[lo : lo + batch]
+            self.collection.upsert(
+                ids=[c.chunk_id for c in part],
+                embeddings=vectors[lo : lo + batch],
+                documents=[c.search_text for c in part],
+                metadatas=[chunk_metadata(c, doc) for c in part],
+            )
+
+    def delete(self, ids: Sequence[str], batch: int = 1000) -> None:
+        ids = list(ids)
+        for lo in range(0, len(ids), batch):
+            self.collection.delete(ids=ids[lo : lo + batch])
+
+    def search(self, query: str, k: int, filters: Filters) -> list[tuple[str, float]]:
+        """Chunk ids with cosine similarity, best first."""
+        vector = self.embedder.embed_query(query)
+        hits = self.store.similarity_search_by_vector_with_relevance_scores(vector, k=k, filter=_where(filters))
+        return [(doc.id, 1.0 - distance) for doc, distance in hits]
