@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make serve` and `make test`.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+INDEX   ?= .rag-index
+HOST    ?= 127.0.0.1
+PORT    ?= 7860
+export RAG_INDEX_DIR ?= $(CURDIR)/$(INDEX)
+
+.PHONY: install serve index test test-fast browser clean
+
+install: $(STAMP)
+
+# Rebuilt only when the dependency list changes; torch is pinned by constraints.txt
+# so pip takes the CPU wheel instead of a CUDA build.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+index: install
+	$(BIN)/rag ingest corpus/briefings --prune
+
+serve: index
+	$(BIN)/rag serve --host $(HOST) --port $(PORT)
+
+# The browser test needs Debian's chromium and chromedriver; without root or a
+# package mirror it is skipped with a message, never passed silently.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	    || echo "chromium could not be installed; the browser test will be skipped"; }
+
+test: install browser
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
+clean:
+	rm -rf $(VENV) $(INDEX) .pytest_cache test-output

@@ -1,0 +1,155 @@
+"""The ``rag`` command line: a thin door onto the engine."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import rag
+from rag.config import Settings
+
+app = typer.Typer(help="Offline question answering over security briefings, every claim cited.", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+IndexOpt = Annotated[Optional[str], typer.Option("--index", help="Index folder (default: RAG_INDEX_DIR or ./.rag-index)")]
+
+
+def settings_for(index: str | None) -> Settings:
+    try:
+        return Settings.from_env(index_dir=index)
+    except ValueError as exc:
+        err.print(f"[red]configuration error:[/] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def print_report(report: rag.IngestReport) -> None:
+    table = Table(title="Ingest summary", show_lines=False)
+    table.add_column("status")
+    table.add_column("file")
+    table.add_column("chunks", justify="right")
+    table.add_column("reason")
+    colours = {"added": "green", "updated": "cyan", "unchanged": "dim", "removed": "yellow", "failed": "red"}
+    for f in report.files:
+        if f.status != "unchanged":
+            table.add_row(f"[{colours[f.status]}]{f.status}[/]", f.path, str(f.chunks or ""), f.reason)
+    if table.row_count:
+        console.print(table)
+    console.print(", ".join(f"{n} {s}" for s, n in report.counts().items()))
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders of briefings (.md .txt .html .pdf .docx)")],
+    index: IndexOpt = None,
+    prune: Annotated[bool, typer.Option(help="Remove documents whose files are gone")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+) -> None:
+    """Add or update briefings in the index (unchanged files are skipped)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    settings = settings_for(index)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=err, transient=True, disable=as_json,
+    ) as bar:
+        task = bar.add_task("ingesting", total=None)
+
+        def progress(done: int, total: int, name: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"ingesting {name}"[:60])
+
+        report = rag.ingest([str(p) for p in paths], settings=settings, prune=prune, progress=progress)
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print_report(report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def print_answer(answer: rag.Answer) -> None:
+    style = "yellow" if answer.refused else "bold"
+    console.print(f"[{style}]{answer.text}[/]\n", highlight=False)
+    for note in answer.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    for c in answer.citations:
+        where = " · ".join(x for x in (c.title, c.date, c.region) if x)
+        console.print(f"[cyan][{c.n}][/] {where}\n    {c.source}:{c.start}-{c.end}", highlight=False)
+        console.print(f"    “{c.quote}”", style="green", highlight=False)
+    if answer.refused and answer.passages:
+        console.print("[dim]closest passages: " + "; ".join(f"{p.title} ({Path(p.source).name})" for p in answer.passages[:3]))
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question")],
+    index: IndexOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print Answer.to_dict() as JSON")] = False,
+    k: Annotated[Optional[int], typer.Option(help="Passages to retrieve")] = None,
+    region: Annotated[Optional[list[str]], typer.Option(help="Only briefings of this region (repeatable)")] = None,
+    date_from: Annotated[Optional[str], typer.Option(help="Only briefings dated on or after YYYY-MM-DD")] = None,
+    date_to: Annotated[Optional[str], typer.Option(help="Only briefings dated on or before YYYY-MM-DD")] = None,
+    source: Annotated[Optional[list[str]], typer.Option(help="Only this file (name or path; repeatable)")] = None,
+) -> None:
+    """Ask a question; the answer cites the sentences it rests on."""
+    settings = settings_for(index)
+    filters = {"region": region, "date_from": date_from, "date_to": date_to, "source": source}
+    try:
+        answer = rag.ask(question, settings=settings, filters=filters, k=k)
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    if as_json:
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print_answer(answer)
+
+
+@app.command()
+def docs(index: IndexOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the indexed briefings."""
+    infos = rag.get_engine(settings_for(index)).index.documents()
+    if as_json:
+        print(json.dumps([info.__dict__ for info in infos], indent=2))
+        return
+    table = Table(title=f"{len(infos)} briefings")
+    for col in ("title", "date", "region", "chunks", "ingested", "file"):
+        table.add_column(col)
+    for d in infos:
+        ingested = datetime.fromtimestamp(d.ingested_at).strftime("%Y-%m-%d %H:%M")
+        table.add_row(d.title, d.date or "", d.region or "", str(d.n_chunks), ingested, Path(d.source).name)
+    console.print(table)
+
+
+@app.command()
+def check(
+    index: IndexOpt = None,
+    repair: Annotated[bool, typer.Option(help="Fix what can be fixed")] = False,
+) -> None:
+    """Verify that catalog, Chroma and BM25 agree (after a crash, say)."""
+    report = rag.get_engine(settings_for(index)).index.check(repair=repair)
+    console.print(
+        f"{report.documents} documents, {report.chunks} chunks, {report.vectors} vectors; "
+        f"{len(report.orphan_vectors)} orphan vectors, {len(report.missing_vectors)} missing vectors, "
+        f"{len(report.bad_offsets)} chunks with bad offsets"
+        + ("; an ingest was interrupted" if report.interrupted_ingest else "")
+    )
+    if repair:
+        console.print("[green]repaired[/]")
+    elif not report.ok:
+        console.print("[yellow]run `rag check --repair` to fix[/]")
+        raise typer.Exit(1)
+
+
+def main() -> None:  # pragma: no cover - console script entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())
