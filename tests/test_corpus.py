@@ -1,0 +1,234 @@
+"""Consistency checks for the sample corpus and its gold question set.
+
+Standard library + pytest only; no project imports, so this runs before the
+RAG code is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+BRIEFINGS = CORPUS / "briefings"
+QUESTIONS = CORPUS / "questions" / "briefings.jsonl"
+
+TYPES = {
+    "factoid",
+    "who-and-where",
+    "table",
+    "multi-hop",
+    "temporal",
+    "numeric",
+    "follow-up",
+    "unanswerable",
+}
+MIN_COUNTS = {
+    "unanswerable": 14,
+    "multi-hop": 12,
+    "follow-up": 12,
+    "table": 10,
+    "temporal": 8,
+}
+MIN_QUESTIONS = 110
+REGIONS = {
+    "East Asia",
+    "Southeast Asia",
+    "South Asia",
+    "Middle East",
+    "Eastern Europe",
+    "Africa",
+    "Arctic",
+    "Latin America",
+}
+UNANSWERABLE = "NOT_IN_CORPUS"
+
+_NUMBER_WORDS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
+    "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11,
+    "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+    "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
+    "thousand": 1000,
+}
+_NUMBER_WORD_RE = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b")
+_THOUSANDS_RE = re.compile(r"(?<=\d),(?=\d{3}\b)")
+
+
+def normalise(text: str) -> str:
+    """Lower-case, collapse whitespace, drop thousands separators, number words -> digits."""
+    text = text.lower()
+    text = _THOUSANDS_RE.sub("", text)
+    text = _NUMBER_WORD_RE.sub(lambda m: str(_NUMBER_WORDS[m.group(1)]), text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _load_questions() -> list[dict]:
+    rows = []
+    with QUESTIONS.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:  # pragma: no cover - reported as failure
+                pytest.fail(f"{QUESTIONS.name}:{lineno}: invalid JSON: {exc}")
+    return rows
+
+
+QUESTION_ROWS = _load_questions() if QUESTIONS.exists() else []
+BRIEFING_TEXTS = (
+    {p.name: p.read_text(encoding="utf-8") for p in sorted(BRIEFINGS.glob("*.md"))}
+    if BRIEFINGS.exists()
+    else {}
+)
+
+
+def _qid(row: dict) -> str:
+    return str(row.get("id", "?"))
+
+
+# --------------------------------------------------------------------------- briefings
+
+
+def test_corpus_files_exist():
+    assert BRIEFINGS.is_dir(), BRIEFINGS
+    assert QUESTIONS.is_file(), QUESTIONS
+    assert len(BRIEFING_TEXTS) >= 20, f"only {len(BRIEFING_TEXTS)} briefings"
+
+
+@pytest.mark.parametrize("name", sorted(BRIEFING_TEXTS))
+def test_briefing_header(name):
+    text = BRIEFING_TEXTS[name]
+    assert re.fullmatch(r"\d\d-[a-z0-9-]+\.md", name), f"bad file name {name}"
+    assert text.startswith("# "), f"{name} must start with a '# ' title"
+    date = re.search(r"^Date: (\d{4}-\d{2}-\d{2})\s*$", text, re.M)
+    assert date, f"{name} lacks a 'Date: YYYY-MM-DD' line"
+    from datetime import date as _date
+
+    _date.fromisoformat(date.group(1))  # raises on impossible dates
+    region = re.search(r"^Region: (.+?)\s*$", text, re.M)
+    assert region, f"{name} lacks a 'Region:' line"
+    assert region.group(1) in REGIONS, f"{name}: unknown region {region.group(1)!r}"
+    sections = re.findall(r"^## \S", text, re.M)
+    assert 2 <= len(sections) <= 4, f"{name}: {len(sections)} '##' sections"
+    body = text[region.end():]
+    words = len(body.split())
+    assert 250 <= words <= 600, f"{name}: body has {words} words"
+
+
+def test_briefings_cover_every_region():
+    found = Counter(
+        re.search(r"^Region: (.+?)\s*$", t, re.M).group(1) for t in BRIEFING_TEXTS.values()
+    )
+    assert set(found) == REGIONS, found
+    assert all(n >= 2 for n in found.values()), found
+
+
+def test_enough_briefings_with_tables():
+    with_tables = [n for n, t in BRIEFING_TEXTS.items() if re.search(r"^\|\s*-{3,}", t, re.M)]
+    assert len(with_tables) >= 7, with_tables
+
+
+# --------------------------------------------------------------------------- questions
+
+
+def test_question_count_and_unique_ids():
+    assert len(QUESTION_ROWS) >= MIN_QUESTIONS, len(QUESTION_ROWS)
+    ids = [_qid(r) for r in QUESTION_ROWS]
+    dupes = [i for i, n in Counter(ids).items() if n > 1]
+    assert not dupes, f"duplicate ids: {dupes}"
+
+
+def test_type_minimums():
+    counts = Counter(r.get("type") for r in QUESTION_ROWS)
+    for type_, minimum in MIN_COUNTS.items():
+        assert counts[type_] >= minimum, f"{type_}: {counts[type_]} < {minimum}"
+
+
+def test_required_patrol_question_present():
+    rows = [r for r in QUESTION_ROWS if r.get("question") == "Who joined the patrol and where?"]
+    assert len(rows) == 1, "the canonical patrol question must appear exactly once"
+    keys = {k.lower() for k in rows[0]["must_include"]}
+    assert {"china", "russia", "east china sea", "western pacific"} <= keys
+    # Only one briefing may describe a patrol over those waters.
+    hits = [
+        n
+        for n, t in BRIEFING_TEXTS.items()
+        if "patrol" in t.lower() and "east china sea" in t.lower() and "western pacific" in t.lower()
+    ]
+    assert hits == rows[0]["sources"], hits
+
+
+@pytest.mark.parametrize("row", QUESTION_ROWS, ids=_qid)
+def test_question_fields(row):
+    for field, kind in (
+        ("id", str),
+        ("question", str),
+        ("answer", str),
+        ("must_include", list),
+        ("sources", list),
+        ("evidence", list),
+        ("type", str),
+    ):
+        assert field in row, f"missing {field}"
+        assert isinstance(row[field], kind), f"{field} should be {kind.__name__}"
+    assert row["question"].strip() and row["answer"].strip()
+    assert row["type"] in TYPES, row["type"]
+    for field in ("must_include", "sources", "evidence"):
+        assert all(isinstance(x, str) and x.strip() for x in row[field]), field
+    if "filters" in row:
+        assert isinstance(row["filters"], dict)
+        if "region" in row["filters"]:
+            assert row["filters"]["region"] in REGIONS
+    if "history" in row:
+        assert isinstance(row["history"], list) and row["history"]
+        for turn in row["history"]:
+            assert isinstance(turn, dict)
+            assert turn.get("role") in {"user", "assistant"}, turn
+            assert isinstance(turn.get("content"), str) and turn["content"].strip()
+    if row["type"] == "follow-up":
+        assert row.get("history"), "follow-up questions need a history"
+
+
+@pytest.mark.parametrize("row", QUESTION_ROWS, ids=_qid)
+def test_unanswerable_consistency(row):
+    is_unanswerable = row["type"] == "unanswerable"
+    assert is_unanswerable == (row["answer"] == UNANSWERABLE)
+    if is_unanswerable:
+        assert row["must_include"] == [] and row["sources"] == [] and row["evidence"] == []
+    else:
+        assert row["must_include"], "answerable questions need must_include keys"
+        assert row["sources"] and row["evidence"]
+
+
+@pytest.mark.parametrize("row", [r for r in QUESTION_ROWS if r.get("sources")], ids=_qid)
+def test_evidence_is_verbatim(row):
+    for src in row["sources"]:
+        assert src in BRIEFING_TEXTS, f"unknown source {src}"
+    for ev in row["evidence"]:
+        assert any(ev in BRIEFING_TEXTS[s] for s in row["sources"]), f"not verbatim: {ev!r}"
+    for src in row["sources"]:
+        assert any(ev in BRIEFING_TEXTS[src] for ev in row["evidence"]), (
+            f"source {src} supplies no evidence"
+        )
+
+
+@pytest.mark.parametrize("row", [r for r in QUESTION_ROWS if r.get("must_include")], ids=_qid)
+def test_keys_in_answer_and_evidence(row):
+    answer = row["answer"].lower()
+    evidence = normalise(" ".join(row["evidence"]))
+    for key in row["must_include"]:
+        assert key.lower() in answer, f"key {key!r} not in answer"
+        assert normalise(key) in evidence, f"key {key!r} not in evidence"
+
+
+def test_normalise_examples():
+    assert normalise("Nine  vessels") == "9 vessels"
+    assert normalise("1,200 gigabytes") == "1200 gigabytes"
+    assert normalise("Twenty") == "20"
