@@ -117,6 +117,15 @@ class Index:
             stale = self.catalog.replace_document(doc, chunks)
             self.vectors.delete(stale)
 
+    def put_many(self, items: Sequence[tuple[Document, Sequence[Chunk], np.ndarray]]) -> None:
+        """``put`` for several documents: one batched vector write, then each catalog swap."""
+        with self.write_lock:
+            self.vectors.upsert_docs(items)
+            stale: list[str] = []
+            for doc, chunks, _ in items:
+                stale += self.catalog.replace_document(doc, chunks)
+            self.vectors.delete(stale)
+
     def remove(self, doc_id: str) -> bool:
         with self.write_lock:
             ids = self.catalog.remove_document(doc_id)

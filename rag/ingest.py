@@ -1,13 +1,16 @@
 """Ingest files and folders into the index, idempotently.
 
-Files are read and chunked ahead of the encoder, chunks of several files are
-embedded together in length-sorted batches, and each document is written as
-soon as its vectors exist, so a crash loses at most the batch in flight.
+Files are read and chunked ahead of the encoder (a reader thread), chunks of
+several files are embedded together in length-sorted batches, and each batch
+is written (a writer thread) while the next one is encoded, so a crash loses
+at most the two batches in flight; ``check --repair`` removes their orphans.
 """
 
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,64 +70,21 @@ def ingest(
     *,
     prune: bool = False,
     progress: Progress | None = None,
-    batch_chunks: int = 256,
+    batch_chunks: int = 512,
 ) -> IngestReport:
+    """Three stages so the encoder never waits: a reader thread loads and
+    chunks files ahead, this thread embeds batches of ``batch_chunks`` chunks
+    (length-sorted inside ``Embedder.encode``), and a writer thread stores each
+    embedded batch (Chroma in writes of a few hundred, then the catalog) while
+    the next one is encoded. BM25 is rebuilt once, in ``end_write``.
+    """
     report = IngestReport()
     paths = list(paths)
     files = discover(paths, report)
     max_bytes = index.settings.max_file_mb * 1024 * 1024
-    seen_docs: dict[str, str] = {}
     index.begin_write()
     try:
-        pending: list[_Pending] = []
-
-        def flush() -> None:
-            chunks = [c for p in pending for c in p.chunks]
-            reuse: dict = {}
-            for p in pending:
-                if p.status == "updated":
-                    reuse.update(index.previous_vectors(p.doc.source))
-            vectors = index.embed_chunks(chunks, reuse)
-            row = 0
-            for p in pending:
-                index.put(p.doc, p.chunks, vectors[row : row + len(p.chunks)])
-                row += len(p.chunks)
-                report.files.append(FileResult(p.doc.source, p.status, chunks=len(p.chunks)))
-            pending.clear()
-
-        for done, path in enumerate(files):
-            if progress:
-                progress(done, len(files), path.name)
-            try:
-                if path.stat().st_size > max_bytes:
-                    raise LoadError(
-                        f"{path.name}: {path.stat().st_size / 2**20:.0f} MB is over the "
-                        f"{index.settings.max_file_mb:.0f} MB limit (RAG_MAX_FILE_MB); split the file"
-                    )
-                doc = load(path)
-            except LoadError as exc:
-                report.files.append(FileResult(str(path), "failed", str(exc)))
-                continue
-            except OSError as exc:
-                report.files.append(FileResult(str(path), "failed", f"{path.name}: {exc.strerror or exc}"))
-                continue
-            previous = index.catalog.document_by_source(doc.source)
-            if previous and previous.sha256 == doc.sha256:
-                report.files.append(FileResult(doc.source, "unchanged", chunks=previous.n_chunks))
-                continue
-            twin = seen_docs.get(doc.doc_id) or _indexed_twin(index, doc)
-            if twin:
-                report.files.append(
-                    FileResult(doc.source, "failed", f"{path.name}: same text as {Path(twin).name}, already indexed; skipped")
-                )
-                continue
-            seen_docs[doc.doc_id] = doc.source
-            chunks = chunk_document(doc, index.settings)
-            pending.append(_Pending(path, doc, chunks, "updated" if previous else "added"))
-            if sum(len(p.chunks) for p in pending) >= batch_chunks:
-                flush()
-        if pending:
-            flush()
+        _pipeline(files, index, report, max_bytes, progress, batch_chunks)
         if prune:
             _prune(index, report, [Path(p).expanduser().resolve() for p in paths])
     finally:
@@ -132,6 +92,136 @@ def ingest(
     if progress:
         progress(len(files), len(files), "")
     return report
+
+
+_DONE = object()
+
+
+def _read(path: Path, index: Index, max_bytes: float, seen_docs: dict[str, str]) -> _Pending | FileResult:
+    """Load and chunk one file, or say why it is skipped."""
+    try:
+        if path.stat().st_size > max_bytes:
+            raise LoadError(
+                f"{path.name}: {path.stat().st_size / 2**20:.0f} MB is over the "
+                f"{index.settings.max_file_mb:.0f} MB limit (RAG_MAX_FILE_MB); split the file"
+            )
+        doc = load(path)
+    except LoadError as exc:
+        return FileResult(str(path), "failed", str(exc))
+    except OSError as exc:
+        return FileResult(str(path), "failed", f"{path.name}: {exc.strerror or exc}")
+    previous = index.catalog.document_by_source(doc.source)
+    if previous and previous.sha256 == doc.sha256:
+        return FileResult(doc.source, "unchanged", chunks=previous.n_chunks)
+    twin = seen_docs.get(doc.doc_id) or _indexed_twin(index, doc)
+    if twin:
+        return FileResult(doc.source, "failed", f"{path.name}: same text as {Path(twin).name}, already indexed; skipped")
+    seen_docs[doc.doc_id] = doc.source
+    return _Pending(path, doc, chunk_document(doc, index.settings), "updated" if previous else "added")
+
+
+def _pipeline(
+    files: list[Path], index: Index, report: IngestReport, max_bytes: float, progress: Progress | None, batch_chunks: int
+) -> None:
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    # Bounded queues: the reader runs a few batches ahead, no further (memory).
+    parsed: queue.Queue = queue.Queue(maxsize=128)
+    embedded: queue.Queue = queue.Queue(maxsize=2)
+
+    def put(q: queue.Queue, item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def reader() -> None:
+        seen_docs: dict[str, str] = {}
+        try:
+            for path in files:
+                if stop.is_set() or not put(parsed, (path, _read(path, index, max_bytes, seen_docs))):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            errors.append(exc)
+        finally:
+            put(parsed, _DONE)
+
+    def writer() -> None:
+        while True:
+            item = embedded.get()
+            if item is _DONE:
+                return
+            if stop.is_set():
+                continue  # drain
+            batch, vectors = item
+            try:
+                items, row = [], 0
+                for p in batch:
+                    items.append((p.doc, p.chunks, vectors[row : row + len(p.chunks)]))
+                    row += len(p.chunks)
+                index.put_many(items)
+                for p in batch:
+                    report.files.append(FileResult(p.doc.source, p.status, chunks=len(p.chunks)))
+            except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+                errors.append(exc)
+                stop.set()
+
+    threads = [threading.Thread(target=reader, name="ingest-reader", daemon=True),
+               threading.Thread(target=writer, name="ingest-writer", daemon=True)]
+    for t in threads:
+        t.start()
+    pending: list[_Pending] = []
+
+    def flush() -> None:
+        chunks = [c for p in pending for c in p.chunks]
+        reuse: dict = {}
+        for p in pending:
+            if p.status == "updated":
+                reuse.update(index.previous_vectors(p.doc.source))
+        vectors = index.embed_chunks(chunks, reuse)
+        put(embedded, (list(pending), vectors))
+        pending.clear()
+
+    try:
+        done = 0
+        while not stop.is_set():
+            try:
+                item = parsed.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if item is _DONE:
+                break
+            path, result = item
+            if progress:
+                progress(done, len(files), path.name)
+            done += 1
+            if isinstance(result, FileResult):
+                report.files.append(result)
+                continue
+            pending.append(result)
+            if sum(len(p.chunks) for p in pending) >= batch_chunks:
+                flush()
+        if pending and not stop.is_set():
+            flush()
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        if stop.is_set():
+            # unblock the reader if it waits on a full queue
+            while True:
+                try:
+                    parsed.get_nowait()
+                except queue.Empty:
+                    break
+        embedded.put(_DONE)
+        for t in threads:
+            t.join()
+    if errors:
+        raise errors[0]
 
 
 def _indexed_twin(index: Index, doc: Document) -> str | None:

@@ -103,6 +103,28 @@ class VectorStore:
                 metadatas=[chunk_metadata(c, doc) for c in part],
             )
 
+    def upsert_docs(self, items: Sequence[tuple[Document, Sequence[Chunk], np.ndarray]], batch: int = 512) -> None:
+        """Several documents' chunks in writes of ``batch`` (one call per document is slow for small files)."""
+        ids: list[str] = []
+        texts: list[str] = []
+        metas: list[dict] = []
+        vecs: list[np.ndarray] = []
+        for doc, chunks, vectors in items:
+            ids += [c.chunk_id for c in chunks]
+            texts += [c.search_text for c in chunks]
+            metas += [chunk_metadata(c, doc) for c in chunks]
+            vecs.append(np.asarray(vectors, dtype=np.float32).reshape(len(chunks), -1))
+        if not ids:
+            return
+        matrix = np.concatenate(vecs)
+        for lo in range(0, len(ids), batch):
+            self.collection.upsert(
+                ids=ids[lo : lo + batch],
+                embeddings=matrix[lo : lo + batch],
+                documents=texts[lo : lo + batch],
+                metadatas=metas[lo : lo + batch],
+            )
+
     def delete(self, ids: Sequence[str], batch: int = 1000) -> None:
         ids = list(ids)
         for lo in range(0, len(ids), batch):

@@ -52,12 +52,20 @@ def _cached(backend: str, cache_dir: str) -> Embedder:
 
         return TorchEmbedder()
     if backend == "onnx-int8":
+        from ..offline import cache_root
         from .onnx_int8 import OnnxInt8Embedder
 
-        return OnnxInt8Embedder(cache_dir)
+        return OnnxInt8Embedder(cache_dir, shared_dir=cache_root() / "models")
     raise ValueError(f"RAG_EMBED_BACKEND={backend!r}: choose 'torch' or 'onnx-int8'")
 
 
 def get_embedder(settings: Settings) -> Embedder:
-    """One loaded model per backend per process: loading MiniLM takes seconds."""
-    return _cached(settings.embed_backend, str(settings.index_path.parent / ".rag-models"))
+    """One loaded model per backend per process: loading MiniLM takes seconds.
+
+    A built model (onnx-int8) lives in ``<index>/models``: the exact file that
+    embedded an index's vectors travels with it (copy the folder, the queries
+    still match), and deleting the index deletes it. A second, machine-wide
+    copy under ``RAG_CACHE_DIR/models`` seeds each new index, so the ~30 s
+    export-and-verify runs once per machine, not once per index.
+    """
+    return _cached(settings.embed_backend, str(settings.index_path / "models"))
