@@ -147,6 +147,9 @@ def check(
         raise typer.Exit(1)
 
 
+app.command("bench")(__import__("rag.bench", fromlist=["bench_command"]).bench_command)
+
+
 def main() -> None:  # pragma: no cover - console script entry
     app()
 
