@@ -137,7 +137,7 @@ def check(
     console.print(
         f"{report.documents} documents, {report.chunks} chunks, {report.vectors} vectors; "
         f"{len(report.orphan_vectors)} orphan vectors, {len(report.missing_vectors)} missing vectors, "
-        f"{len(report.bad_offsets)} chunks with bad offsets"
+        f"{len(report.bad_offsets)} chunks with bad offsets, {len(report.bm25_mismatch)} BM25 disagreements"
         + ("; an ingest was interrupted" if report.interrupted_ingest else "")
     )
     if repair:

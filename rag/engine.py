@@ -8,6 +8,7 @@ still runs, so the extractive answer is always at hand as the fallback.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterable
@@ -27,6 +28,7 @@ from .models import Answer, IngestReport
 from .retrieval import SEARCHES
 
 MAX_QUESTION_CHARS = 2000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class Engine:
@@ -94,11 +96,19 @@ class Engine:
         k: int | None = None,
         method: str = "hybrid",
     ) -> Answer:
-        question = " ".join((question or "").split())
+        question = "" if question is None else question
+        if not isinstance(question, str):
+            raise ValueError("the question must be text")
+        # Control characters (terminal escapes, NULs from a paste) become spaces.
+        question = " ".join(_CONTROL.sub(" ", question).split())
         if not question:
-            raise ValueError("the question is empty")
+            raise ValueError("the question is empty; type a question about the briefings")
         if len(question) > MAX_QUESTION_CHARS:
-            raise ValueError(f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}")
+            # Refused, not truncated: a cut-off question would be answered as a different question.
+            raise ValueError(
+                f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}; "
+                "ask a shorter question"
+            )
         t0 = time.perf_counter()
         state = self.chain.invoke(
             {

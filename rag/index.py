@@ -8,6 +8,7 @@ catalog), which no search returns and ``check(repair=True)`` deletes.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 from collections.abc import Sequence
@@ -31,12 +32,15 @@ class CheckReport:
     orphan_vectors: list[str] = field(default_factory=list)
     missing_vectors: list[str] = field(default_factory=list)
     bad_offsets: list[str] = field(default_factory=list)
+    bm25_mismatch: list[str] = field(default_factory=list)  # chunk ids in BM25 xor in the catalog
     interrupted_ingest: bool = False
     repaired: bool = False
 
     @property
     def ok(self) -> bool:
-        return not (self.orphan_vectors or self.missing_vectors or self.bad_offsets or self.interrupted_ingest)
+        return not (
+            self.orphan_vectors or self.missing_vectors or self.bad_offsets or self.bm25_mismatch or self.interrupted_ingest
+        )
 
 
 class Index:
@@ -47,6 +51,7 @@ class Index:
         self.catalog = Catalog(self.path / "catalog.sqlite")
         self.lexical = Lexical(self.catalog, self.path / "bm25")
         self.write_lock = threading.Lock()
+        self._writer_fds: list[int] = []
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -79,15 +84,37 @@ class Index:
     def _marker(self):
         return self.path / "ingest.pending"
 
+    def _lock_writers(self) -> int:
+        """Block until no other writer (thread or process) holds this index; returns the lock's fd.
+
+        An OS file lock: the kernel drops it when its holder dies, even by
+        SIGKILL, so a marker found while holding it can only be a crash's.
+        Without it, a second ingest would "repair" the first one's in-flight
+        vectors as orphans.
+        """
+        fd = os.open(self.path / "write.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
+
     def begin_write(self) -> None:
         """Mark the index as being written; a marker left by a crash triggers repair."""
-        if self._marker.exists():
-            self.check(repair=True)
-        self._marker.write_text(str(os.getpid()))
+        fd = self._lock_writers()
+        try:
+            if self._marker.exists():
+                self._check(repair=True)
+            self._marker.write_text(str(os.getpid()))
+        except BaseException:
+            os.close(fd)
+            raise
+        self._writer_fds.append(fd)
 
     def end_write(self) -> None:
-        self.lexical.refresh()
-        self._marker.unlink(missing_ok=True)
+        try:
+            self.lexical.refresh()
+            self._marker.unlink(missing_ok=True)
+        finally:
+            if self._writer_fds:
+                os.close(self._writer_fds.pop())  # closing releases the lock
 
     def embed_chunks(self, chunks: Sequence[Chunk], reuse: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Vectors for ``chunks``, reusing any whose text was embedded before (content-hash dedup)."""
@@ -135,6 +162,14 @@ class Index:
 
     # -- consistency --------------------------------------------------------
     def check(self, repair: bool = False) -> CheckReport:
+        """Compare catalog, Chroma and BM25; waits for a running ingest to finish first."""
+        fd = self._lock_writers()
+        try:
+            return self._check(repair)
+        finally:
+            os.close(fd)
+
+    def _check(self, repair: bool) -> CheckReport:
         report = CheckReport(interrupted_ingest=self._marker.exists())
         chunks = self.catalog.all_chunks()
         report.documents = len(self.catalog.documents())
@@ -151,7 +186,12 @@ class Index:
         report.vectors = len(in_vectors)
         report.orphan_vectors = sorted(in_vectors - in_catalog)
         report.missing_vectors = sorted(in_catalog - in_vectors)
+        self.lexical.refresh()
+        report.bm25_mismatch = sorted(set(self.lexical._ids) ^ in_catalog)
         if repair:
+            if report.bm25_mismatch:  # a saved model that disagrees with its stamp: rebuild from the catalog
+                (self.lexical.folder / "stamp.json").unlink(missing_ok=True)
+                self.lexical._generation = -1
             with self.write_lock:
                 self.vectors.delete(report.orphan_vectors)
                 missing = [c for c in chunks if c.chunk_id in set(report.missing_vectors)]
@@ -160,7 +200,7 @@ class Index:
                     part = [c for c in missing if c.doc_id == doc_id]
                     self.vectors.upsert(part, doc, self.embed_chunks(part))
                 for doc_id in {c.doc_id for c in chunks if c.chunk_id in set(report.bad_offsets)}:
-                    self.catalog.remove_document(doc_id)
+                    self.vectors.delete(self.catalog.remove_document(doc_id))
             self.lexical.refresh()
             self._marker.unlink(missing_ok=True)
             report.repaired = True

@@ -8,8 +8,10 @@ at most the two batches in flight; ``check --repair`` removes their orphans.
 
 from __future__ import annotations
 
+import errno
 import os
 import queue
+import stat
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -34,9 +36,20 @@ class _Pending:
 def discover(paths: Iterable[str | os.PathLike], report: IngestReport) -> list[Path]:
     """Supported files under ``paths``; anything unusable is reported, not raised."""
     found: dict[Path, None] = {}
+
+    def add(path: Path) -> None:
+        try:
+            found[path.resolve(strict=True)] = None
+        except (OSError, RuntimeError) as exc:  # RuntimeError: pathlib's "Symlink loop"
+            loop = isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP
+            why = "a symbolic link loop; fix or remove the link" if loop else "a broken link or unreadable path"
+            report.files.append(FileResult(str(path), "failed", f"{path.name}: {why}"))
+
     for raw in paths:
         path = Path(raw).expanduser()
-        if not path.exists():
+        if path.is_symlink() and not path.exists():
+            add(path)  # reports the loop or broken link
+        elif not path.exists():
             report.files.append(FileResult(str(path), "failed", "no such file or folder"))
         elif path.is_dir():
             seen_dirs: set[Path] = set()
@@ -49,9 +62,9 @@ def discover(paths: Iterable[str | os.PathLike], report: IngestReport) -> list[P
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     if not name.startswith(".") and Path(name).suffix.lower() in SUPPORTED:
-                        found[Path(root, name).resolve()] = None
+                        add(Path(root, name))
         else:
-            found[path.resolve()] = None
+            add(path)
     return list(found)
 
 
@@ -100,9 +113,12 @@ _DONE = object()
 def _read(path: Path, index: Index, max_bytes: float, seen_docs: dict[str, str]) -> _Pending | FileResult:
     """Load and chunk one file, or say why it is skipped."""
     try:
-        if path.stat().st_size > max_bytes:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a pipe would block the reader forever, a device never ends
+            raise LoadError(f"{path.name}: not a regular file (a pipe, device or socket); copy the briefing into a file")
+        if info.st_size > max_bytes:
             raise LoadError(
-                f"{path.name}: {path.stat().st_size / 2**20:.0f} MB is over the "
+                f"{path.name}: {info.st_size / 2**20:.0f} MB is over the "
                 f"{index.settings.max_file_mb:.0f} MB limit (RAG_MAX_FILE_MB); split the file"
             )
         doc = load(path)

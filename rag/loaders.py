@@ -7,6 +7,7 @@ point into.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 from datetime import date
@@ -15,6 +16,11 @@ from pathlib import Path
 from .models import Document
 
 SUPPORTED = {".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx"}
+
+# Extracted text beyond this is refused: embedding runs at tens of chunks a
+# second on a CPU, so 2 million characters (~4,000 chunks) already takes
+# minutes, and a 50 MB text dump would take hours while holding the write lock.
+MAX_TEXT_CHARS = 2_000_000
 
 
 class LoadError(Exception):
@@ -76,18 +82,42 @@ def find_title(text: str, path: Path) -> str:
     return path.stem.replace("_", " ").replace("-", " ").strip()
 
 
+# Single-byte code pages that Western-language briefings actually arrive in.
+# charset_normalizer often ranks an exotic one (iso8859_14, cp1250) level with
+# these on short texts, which turns « » and curly quotes into other letters.
+_WESTERN = ("cp1252", "latin_1", "iso8859_15")
+
+
 def _decode(data: bytes, path: Path) -> str:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # "Unicode" from Notepad/Word
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
     if b"\x00" in data[:8192]:
         raise LoadError(f"{path.name}: looks like binary data, not text; check the file type")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
+    # UTF-8 with a few damaged bytes (a bad paste, a cut-off copy): keep the
+    # text and mark each bad byte with U+FFFD rather than re-reading the whole
+    # file in another code page, which would garble every non-ASCII letter.
+    text = data.decode("utf-8-sig", errors="replace")
+    bad = text.count("\ufffd")
+    good = sum(1 for ch in text if ord(ch) > 127) - bad
+    if good > 0 and bad <= max(2, good, len(text) // 200):
+        return text
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
-    if best is None:
+    matches = list(from_bytes(data))
+    if not matches:
         raise LoadError(f"{path.name}: not valid UTF-8 and no other text encoding fits; re-save it as UTF-8")
+    best = matches[0]
+    for match in matches:
+        if match.percent_chaos <= best.percent_chaos and set(match.could_be_from_charset) & set(_WESTERN):
+            western = next(e for e in _WESTERN if e in match.could_be_from_charset)
+            return data.decode(western, errors="replace")
     return str(best)
 
 
@@ -198,6 +228,11 @@ def read_text(path: Path, data: bytes) -> str:
     text = _normalise(text).strip("\n")
     if not text.strip():
         raise LoadError(f"{path.name}: the file holds no text")
+    if len(text) > MAX_TEXT_CHARS:
+        raise LoadError(
+            f"{path.name}: {len(text) / 1e6:.1f} million characters of text is over the limit of "
+            f"{MAX_TEXT_CHARS / 1e6:.0f} million for one briefing; split it into smaller files"
+        )
     return text
 
 

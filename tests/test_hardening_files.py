@@ -1,0 +1,148 @@
+"""Bad files through the CLI and the Python API: one clear message per file,
+the rest of the batch ingested, exit status honest, index = what succeeded.
+
+(The chat's upload handler gets the same batch in test_hardening_ui.py.)
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+import rag
+from rag.loaders import MAX_TEXT_CHARS, load
+
+from .fixtures.hardening import LATIN1_QUOTE, Expect, can_drop_root_reads, index_state, make_bad_batch, no_root_reads, run_rag
+
+needs_perms = pytest.mark.skipif(not can_drop_root_reads(), reason="running as root without setpriv: chmod 000 cannot bite")
+
+
+def assert_index_holds_exactly(index_dir: Path, folder: Path, added: set[str]) -> dict:
+    """Catalog sources are exactly ``added``; Chroma and saved BM25 hold exactly the catalog's chunks."""
+    state = index_state(index_dir)
+    assert {Path(s).name for s in state["docs"]} == added
+    assert all(Path(s).parent == folder.resolve() for s in state["docs"])
+    chunk_ids = [c for c, _ in state["chunks"]]
+    assert len(chunk_ids) == len(set(chunk_ids))
+    assert sorted(state["vectors"]) == sorted(chunk_ids), "Chroma disagrees with the catalog"
+    assert state["bm25"] and state["bm25"]["generation"] == state["generation"]
+    assert sorted(state["bm25"]["ids"]) == sorted(chunk_ids), "BM25 disagrees with the catalog"
+    for info in state["docs"].values():
+        assert info["n_chunks"] == sum(1 for _, d in state["chunks"] if d == info["doc_id"])
+    return state
+
+
+def assert_texts(state: dict, expect: dict[str, Expect]) -> None:
+    texts = {Path(s).name: d["text"] for s, d in state["docs"].items()}
+    for name, e in expect.items():
+        for needle in e.contains:
+            assert needle in texts[name], f"{name}: {needle!r} missing from the extracted text"
+        for needle in e.lacks:
+            assert needle.lower() not in texts[name].lower(), f"{name}: {needle!r} survived extraction"
+
+
+@needs_perms
+def test_bad_files_through_the_cli(tmp_path: Path) -> None:
+    folder = tmp_path / "inbox"
+    expect = make_bad_batch(folder)
+    index = tmp_path / "index"
+    t0 = time.perf_counter()
+    proc = run_rag("ingest", str(folder), "--index", str(index), rootless=True)
+    elapsed = time.perf_counter() - t0
+    out = proc.stdout
+    assert proc.returncode == 1, (proc.returncode, out, proc.stderr[-2000:])
+    assert "Traceback" not in proc.stderr + out
+    rows = {}
+    for line in out.splitlines():
+        cells = [c.strip() for c in re.split(r"[│┃]", line)[1:-1]]
+        if len(cells) == 4 and cells[0] in {"added", "failed"}:
+            rows[Path(cells[1]).name] = cells
+    for name, e in expect.items():
+        assert name in rows, f"{name} has no row in the summary:\n{out}"
+        status, _, _, reason = rows[name]
+        assert status == e.status, (name, rows[name])
+        assert e.reason in reason, (name, reason)
+        if status == "failed":
+            assert reason.startswith(name + ":"), f"the message should name the file: {reason}"
+    n_added = sum(e.status == "added" for e in expect.values())
+    n_failed = sum(e.status == "failed" for e in expect.values())
+    assert f"{n_added} added, 0 updated, 0 unchanged, 0 removed, {n_failed} failed" in out
+    print(f"\nCLI ingest of {len(expect)} bad/good files (incl. 50 MB) took {elapsed:.1f}s")
+
+    state = assert_index_holds_exactly(index, folder, {n for n, e in expect.items() if e.status == "added"})
+    assert_texts(state, {n: e for n, e in expect.items() if e.status == "added"})
+
+    # A second run changes nothing and says the same about the same files.
+    again = run_rag("ingest", str(folder), "--index", str(index), rootless=True)
+    assert again.returncode == 1
+    assert f"0 added, 0 updated, {n_added} unchanged, 0 removed, {n_failed} failed" in again.stdout
+    assert index_state(index)["generation"] == state["generation"]
+
+    json_run = run_rag("ingest", str(folder / "empty.md"), str(folder / "01-good.md"), "--index", str(index), "--json")
+    assert json_run.returncode == 1
+    assert '"reason": "empty.md: the file is empty"' in json_run.stdout
+
+
+def test_cli_exit_zero_when_nothing_failed(tmp_path: Path) -> None:
+    good = tmp_path / "ok.md"
+    good.write_text("# Port Note\n\nDate: 1 April 2024\n\nThe port reopened after the storm.\n")
+    proc = run_rag("ingest", str(good), "--index", str(tmp_path / "index"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 added" in proc.stdout
+    missing = run_rag("ingest", str(tmp_path / "nope.md"), "--index", str(tmp_path / "index"))
+    assert missing.returncode == 1 and "no such file or folder" in missing.stdout
+
+
+@needs_perms
+def test_bad_files_through_the_python_api(tmp_path: Path) -> None:
+    folder = tmp_path / "inbox"
+    expect = make_bad_batch(folder)
+    settings = rag.Settings.from_env(index_dir=str(tmp_path / "index"))
+    t0 = time.perf_counter()
+    with no_root_reads():
+        report = rag.ingest([str(folder)], settings=settings)
+    elapsed = time.perf_counter() - t0
+    assert not report.ok
+    by_name = {Path(f.path).name: f for f in report.files}
+    assert set(by_name) == set(expect), set(by_name) ^ set(expect)
+    for name, e in expect.items():
+        got = by_name[name]
+        assert got.status == e.status, (name, got)
+        assert e.reason in got.reason, (name, got.reason)
+    assert len(report.files) == len(expect), "one message per file"
+    print(f"\nAPI ingest of the bad batch took {elapsed:.1f}s")
+    state = assert_index_holds_exactly(settings.index_path, folder, {n for n, e in expect.items() if e.status == "added"})
+    assert_texts(state, {n: e for n, e in expect.items() if e.status == "added"})
+    check = rag.get_engine(settings).index.check()
+    assert check.ok, check
+
+    # Quotes from a Latin-1 briefing are cited verbatim from its extracted text.
+    answer = rag.ask("What did the defence minister say about the armed forces near Ségou?", settings=settings)
+    assert not answer.refused, answer.text
+    latin = [c for c in answer.citations if c.source.endswith("latin1.md")]
+    assert latin, answer.citations
+    stored = rag.get_engine(settings).index.document(latin[0].doc_id)
+    for c in latin:
+        assert stored.text[c.start : c.end] == c.quote
+    assert any(LATIN1_QUOTE in c.quote for c in latin), [c.quote for c in latin]
+
+
+def test_fifty_megabyte_text_is_refused_quickly(tmp_path: Path) -> None:
+    """Decision: refuse. 50 MB of text is ~100,000 chunks; at CPU embedding speed
+    (5-50 chunks/s measured) that is hours of ingest holding the write lock. The
+    refusal must come fast and say what to do."""
+    body = (Path(__file__).parents[1] / "corpus" / "briefings").glob("*.md").__next__().read_bytes() + b"\n\n"
+    big = tmp_path / "dump.txt"
+    big.write_bytes(body * (50 * 2**20 // len(body) + 1))
+    t0 = time.perf_counter()
+    with pytest.raises(Exception) as caught:
+        load(big)
+    assert time.perf_counter() - t0 < 20
+    assert "over the limit" in str(caught.value) and "split it" in str(caught.value)
+    # Just under the limit is accepted by the loader.
+    ok = tmp_path / "long.txt"
+    ok.write_bytes(body * (MAX_TEXT_CHARS // len(body) - 1))
+    assert len(load(ok).text) <= MAX_TEXT_CHARS
