@@ -150,6 +150,23 @@ def check(
 app.command("bench")(__import__("rag.bench", fromlist=["bench_command"]).bench_command)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on (keep 127.0.0.1 unless behind a proxy)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 7860,
+    index: IndexOpt = None,
+) -> None:
+    """Serve the chat (Gradio) at http://HOST:PORT; login via RAG_UI_AUTH=user:password."""
+    settings = settings_for(index)
+    from ui.app import start  # lazily: gradio is heavy and only this command needs it
+
+    try:
+        start(settings, host=host, port=port)
+    except ValueError as exc:  # e.g. a malformed RAG_UI_AUTH
+        err.print(f"[red]configuration error:[/] {exc}")
+        raise typer.Exit(2) from exc
+
+
 def main() -> None:  # pragma: no cover - console script entry
     app()
 

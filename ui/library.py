@@ -1,0 +1,201 @@
+"""Library operations behind the Library tab: upload, delete, re-index, feedback.
+
+The browser's file name is never trusted: only its last path part survives, it
+is reduced to a safe alphabet, and the file is written inside
+``<index_dir>/uploads``. Type and size are checked here, on the server,
+whatever the browser was told to accept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rag.loaders import SUPPORTED
+from rag.models import FileResult, IngestReport
+
+UPLOAD_DIR = "uploads"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
+_MAGIC = {".pdf": b"%PDF", ".docx": b"PK\x03\x04"}
+
+# One library change at a time (uploads, deletes, re-indexes from any session).
+LIBRARY_LOCK = threading.Lock()
+
+
+def safe_upload_name(client_name: str) -> str:
+    """A file name safe to create in the uploads folder.
+
+    ``"../../x.md" -> "x.md"``, ``"C:\\\\evil\\\\a b.MD" -> "a b.md"``, ``".bashrc.md" -> "bashrc.md"``.
+    """
+    base = re.split(r"[\\/]", str(client_name or ""))[-1]
+    base = unicodedata.normalize("NFKC", base)
+    stem, dot, suffix = base.rpartition(".")
+    if not dot:
+        stem, suffix = base, ""
+    stem = _UNSAFE.sub("_", stem).strip(" ._-")[:100] or "upload"
+    suffix = _UNSAFE.sub("", suffix).lower()[:10]
+    return f"{stem}.{suffix}" if suffix else stem
+
+
+def uploads_dir(index_dir: str | os.PathLike) -> Path:
+    path = Path(index_dir).expanduser().resolve() / UPLOAD_DIR
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass
+class Staged:
+    stored: list[Path] = field(default_factory=list)
+    rejected: list[FileResult] = field(default_factory=list)
+
+
+def stage_uploads(files: list[Any], index_dir: str, max_file_mb: float) -> Staged:
+    """Copy accepted uploads into the uploads folder; reject the rest with a reason.
+
+    ``files`` are what Gradio hands over: paths (str) of its temporary copies,
+    or objects with ``.name`` / ``.orig_name``.
+    """
+    staged = Staged()
+    target_dir = uploads_dir(index_dir)
+    limit = max_file_mb * 1024 * 1024
+    for item in files or []:
+        temp_path, client_name = _paths_of(item)
+        name = safe_upload_name(client_name)
+        suffix = Path(name).suffix.lower()
+        if suffix not in SUPPORTED:
+            kinds = " ".join(sorted(SUPPORTED))
+            staged.rejected.append(FileResult(name, "failed", f"{name}: unsupported type; use one of {kinds}"))
+            continue
+        try:
+            size = os.path.getsize(temp_path)
+            if size > limit:
+                staged.rejected.append(
+                    FileResult(name, "failed", f"{name}: {size / 2**20:.1f} MB is over the {max_file_mb:g} MB limit")
+                )
+                continue
+            if size == 0:
+                staged.rejected.append(FileResult(name, "failed", f"{name}: the file is empty"))
+                continue
+            with open(temp_path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            staged.rejected.append(FileResult(name, "failed", f"{name}: could not read the upload ({exc.strerror or exc})"))
+            continue
+        magic = _MAGIC.get(suffix)
+        if magic and not data.startswith(magic):
+            staged.rejected.append(FileResult(name, "failed", f"{name}: not a real {suffix} file"))
+            continue
+        target = target_dir / name
+        if target.resolve().parent != target_dir:  # belt and braces: never outside uploads/
+            staged.rejected.append(FileResult(name, "failed", f"{name}: bad file name"))
+            continue
+        # Same name replaces the earlier upload (that is how a briefing is updated).
+        fd, tmp = tempfile.mkstemp(dir=target_dir, prefix=".upload-")
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, target)
+        staged.stored.append(target)
+    return staged
+
+
+def _paths_of(item: Any) -> tuple[str, str]:
+    if isinstance(item, (str, os.PathLike)):
+        return str(item), str(item)
+    if isinstance(item, dict):
+        path = item.get("path") or item.get("name")
+        return path, item.get("orig_name") or path
+    path = getattr(item, "path", None) or getattr(item, "name")
+    return path, getattr(item, "orig_name", None) or path
+
+
+def ingest_uploads(engine: Any, files: list[Any], progress=None) -> IngestReport:
+    """Stage and ingest uploads; the report lists every file, rejected ones included."""
+    settings = engine.settings
+    with LIBRARY_LOCK:
+        staged = stage_uploads(files, settings.index_dir, settings.max_file_mb)
+        report = IngestReport(files=list(staged.rejected))
+        if staged.stored:
+            result = engine.ingest([str(p) for p in staged.stored], progress=progress)
+            report.files += result.files
+            for f in result.failed:  # a file the engine could not read is not kept
+                path = Path(f.path)
+                if path.parent == uploads_dir(settings.index_dir) and engine.index.catalog.document_by_source(str(path)) is None:
+                    path.unlink(missing_ok=True)
+    return report
+
+
+def delete_document(engine: Any, doc_id: str) -> str:
+    with LIBRARY_LOCK:
+        info = next((d for d in engine.index.documents() if d.doc_id == doc_id), None)
+        if info is None:
+            return "That briefing is not in the index (already deleted?)."
+        engine.index.remove(doc_id)
+        source = Path(info.source)
+        note = ""
+        if source.parent == uploads_dir(engine.settings.index_dir):
+            source.unlink(missing_ok=True)
+            note = " The uploaded file was deleted too."
+        else:
+            note = f" The file {source.name} stays on disk; the next `rag ingest` of its folder adds it back."
+        return f"Deleted “{info.title}”.{note}"
+
+
+def reindex_document(engine: Any, doc_id: str) -> IngestReport:
+    """Read one briefing's file again; re-chunk and re-embed it even if unchanged."""
+    with LIBRARY_LOCK:
+        info = next((d for d in engine.index.documents() if d.doc_id == doc_id), None)
+        if info is None:
+            return IngestReport(files=[FileResult(doc_id, "failed", "that briefing is not in the index")])
+        if not Path(info.source).exists():
+            return IngestReport(
+                files=[FileResult(info.source, "failed", f"{Path(info.source).name} is gone from disk; delete it instead")]
+            )
+        report = engine.ingest([info.source])
+        if report.unchanged:
+            engine.index.remove(doc_id)
+            report = engine.ingest([info.source])
+            if not report.failed:
+                for f in report.files:
+                    f.status = "updated" if f.status == "added" else f.status
+        return report
+
+
+# -- feedback ------------------------------------------------------------------------
+
+_FEEDBACK_LOCK = threading.Lock()
+
+
+def feedback_path(settings: Any) -> Path:
+    return Path(settings.feedback_path or Path(settings.index_dir) / "feedback.jsonl").expanduser()
+
+
+def record_feedback(settings: Any, rating: str, answer: dict, extra: dict | None = None) -> dict:
+    """Append one judgement of an answer as a JSON line; returns the record."""
+    record = {
+        "ts": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "rating": rating,  # "up" | "down"
+        "question": answer.get("question", ""),
+        "standalone_question": answer.get("standalone_question", ""),
+        "answer": answer.get("text", ""),
+        "refused": answer.get("refused", False),
+        "backend": answer.get("backend", ""),
+        "citations": [
+            {k: c.get(k) for k in ("n", "source", "title", "date", "region", "quote", "start", "end", "doc_id", "chunk_id")}
+            for c in answer.get("citations") or []
+        ],
+        "retrieved": [p.get("chunk_id") for p in answer.get("passages") or []],
+        **(extra or {}),
+    }
+    path = feedback_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _FEEDBACK_LOCK, open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return record
