@@ -147,7 +147,9 @@ def check(
         raise typer.Exit(1)
 
 
-app.command("bench")(__import__("rag.bench", fromlist=["bench_command"]).bench_command)
+from rag.evaluation.cli import eval_command  # noqa: E402
+
+app.command("eval")(eval_command)
 
 
 @app.command()
@@ -165,6 +167,9 @@ def serve(
     except ValueError as exc:  # e.g. a malformed RAG_UI_AUTH
         err.print(f"[red]configuration error:[/] {exc}")
         raise typer.Exit(2) from exc
+
+
+app.command("bench")(__import__("rag.bench", fromlist=["bench_command"]).bench_command)
 
 
 def main() -> None:  # pragma: no cover - console script entry

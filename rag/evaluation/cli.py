@@ -1,0 +1,216 @@
+"""``rag eval``: question sets, report comparison and BEIR benchmarks.
+
+Registered in rag/cli.py; heavy imports stay inside the function so ``rag --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+EXAMPLES = """
+Examples:
+
+  rag eval corpus/questions/briefings.jsonl --out /tmp/r
+  rag eval corpus/questions/briefings.jsonl --fail-under key_accuracy_answerable=0.9 --fail-under quote_validity=1
+  rag eval --compare before/report.json after/report.json
+  rag eval --beir ../shared/benchmarks/beir-scifact --split test --retriever hybrid --run-out run.trec
+"""
+
+
+def eval_command(
+    paths: Annotated[
+        Optional[list[Path]],
+        typer.Argument(help="QUESTIONS.jsonl, or with --compare two report.json files", show_default=False),
+    ] = None,
+    index: Annotated[Optional[str], typer.Option("--index", help="Index folder (default: RAG_INDEX_DIR or ./.rag-index); with --beir, the cache folder")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for report.json, report.md, report.html")] = Path("eval-report"),
+    k: Annotated[Optional[int], typer.Option("--k", help="Passages retrieved per question (default: RAG_K)")] = None,
+    fail_under: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--fail-under",
+            help="metric=value; exit 1 if the metric is below the bar (a ceiling for answerable_wrongly_refused and latency.*). Repeatable.",
+        ),
+    ] = None,
+    ingest: Annotated[Optional[str], typer.Option("--ingest", help="Ingest this folder first (default: the briefings beside the questions, when the index is empty)")] = None,
+    compare: Annotated[bool, typer.Option("--compare", help="Print per-metric differences between two report.json files")] = False,
+    beir: Annotated[Optional[Path], typer.Option("--beir", help="A BEIR folder (corpus.jsonl, queries.jsonl, qrels/)")] = None,
+    split: Annotated[str, typer.Option("--split", help="BEIR qrels split")] = "test",
+    retriever: Annotated[str, typer.Option("--retriever", help="BEIR: dense | bm25 | hybrid")] = "hybrid",
+    run_out: Annotated[Optional[Path], typer.Option("--run-out", help="BEIR: write the TREC run file here")] = None,
+    chunk_tokens: Annotated[Optional[int], typer.Option("--chunk-tokens", help="Override RAG_CHUNK_TOKENS (BEIR indexes are cached per value)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON")] = False,
+) -> None:
+    """Measure answers, citations, refusals and latency on a question set; or run a BEIR benchmark."""
+    from rich.console import Console
+
+    from rag.config import Settings
+
+    console = Console(stderr=True)
+    say = (lambda msg: console.print(msg, highlight=False))  # noqa: E731
+    paths = list(paths or [])
+    try:
+        bars = _bars(fail_under or [])
+    except ValueError as exc:
+        say(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    try:
+        settings = Settings.from_env(index_dir=None if beir else index, chunk_tokens=chunk_tokens)
+    except ValueError as exc:
+        say(f"[red]configuration error:[/] {exc}")
+        raise typer.Exit(2) from exc
+
+    if compare:
+        if len(paths) != 2:
+            say("[red]error:[/] --compare takes two report.json files: rag eval --compare A/report.json B/report.json")
+            raise typer.Exit(2)
+        _compare(paths[0], paths[1], as_json)
+        return
+    if beir is not None:
+        if paths:
+            say("[red]error:[/] --beir takes no question file")
+            raise typer.Exit(2)
+        metrics = _beir(beir, split, retriever, run_out, settings, index, out, as_json, say)
+    else:
+        if len(paths) != 1:
+            say("[red]error:[/] give one question file (JSONL), e.g. rag eval corpus/questions/briefings.jsonl" + EXAMPLES)
+            raise typer.Exit(2)
+        metrics = _questions(paths[0], settings, k, ingest, out, as_json, say)
+    _gate(metrics, bars, say)
+
+
+def _bars(items: list[str]) -> dict[str, float]:
+    from .metrics import parse_bars
+
+    bars: dict[str, float] = {}
+    for item in items:  # allow "a=1 b=2" in one option as well as repeated options
+        bars.update(parse_bars(item.split()))
+    return bars
+
+
+def _gate(metrics: dict, bars: dict[str, float], say) -> None:
+    from .metrics import check_bars
+
+    if not bars:
+        return
+    failed = check_bars(metrics, bars)
+    if failed:
+        for f in failed:
+            say(f"[red]FAIL[/] {f}")
+        raise typer.Exit(1)
+    say(f"[green]all {len(bars)} bar(s) met[/]: " + ", ".join(f"{n} {metrics[n]} (bar {b})" for n, b in bars.items()))
+
+
+def _progress_bar(console, disable: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=console, transient=True, disable=disable,
+    )
+
+
+def _questions(path: Path, settings, k, ingest, out: Path, as_json: bool, say) -> dict:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .harness import run_eval
+    from .questions import QuestionFileError
+    from .report import HEADLINE, fmt, write_reports
+
+    console = Console(stderr=True)
+    try:
+        with _progress_bar(console, as_json) as bar:
+            task = bar.add_task("evaluating", total=None)
+
+            def progress(done: int, total: int, name: str) -> None:
+                bar.update(task, completed=done, total=total, description=f"evaluating {name}"[:40])
+
+            report = run_eval(path, settings, k=k, ingest=ingest, progress=progress, log=say)
+    except QuestionFileError as exc:
+        say(f"[red]invalid question file[/] {exc}")
+        raise typer.Exit(2) from exc
+    except FileNotFoundError as exc:
+        say(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    paths = write_reports(report, out)
+    m = report["metrics"]
+    if as_json:
+        print(json.dumps(m, indent=1))
+    else:
+        table = Table(title=f"{m['questions']} questions, k = {m['k']}")
+        table.add_column("metric")
+        table.add_column("name", style="dim")
+        table.add_column("value", justify="right")
+        for name, label in HEADLINE:
+            table.add_row(label, name, fmt(m.get(name)))
+        table.add_row("Latency total p50 / p95 (ms)", "latency.total.p50|p95", f"{fmt(m.get('latency.total.p50'))} / {fmt(m.get('latency.total.p95'))}")
+        Console().print(table)
+        if m.get("errors"):
+            say(f"[red]{m['errors']} question(s) raised an error; see report.md[/]")
+    say(f"reports: {paths['json']}, {paths['md']}, {paths['html']}")
+    return m
+
+
+def _compare(a_path: Path, b_path: Path, as_json: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .report import compare, fmt
+
+    try:
+        a, b = (json.loads(Path(p).read_text(encoding="utf-8")) for p in (a_path, b_path))
+        rows = compare(a, b)
+    except (OSError, ValueError, KeyError) as exc:
+        Console(stderr=True).print(f"[red]error:[/] cannot read the reports ({exc})")
+        raise typer.Exit(2) from exc
+    if as_json:
+        print(json.dumps([dict(zip(("metric", "a", "b", "delta", "verdict"), r)) for r in rows], indent=1))
+        return
+    table = Table(title=f"A = {a_path}  B = {b_path}")
+    for col, just in (("metric", "left"), ("A", "right"), ("B", "right"), ("B − A", "right"), ("", "left")):
+        table.add_column(col, justify=just)
+    for name, va, vb, delta, verdict in rows:
+        colour = {"better": "green", "worse": "red"}.get(verdict, "")
+        d = "" if delta is None else f"{delta:+.4f}"
+        table.add_row(name, fmt(va), fmt(vb), f"[{colour}]{d}[/]" if colour else d, f"[{colour}]{verdict}[/]" if colour else verdict)
+    Console().print(table)
+
+
+def _beir(folder: Path, split: str, retriever: str, run_out, settings, cache, out: Path, as_json: bool, say) -> dict:
+    from rich.console import Console
+
+    from .beir import BeirError, run_beir
+
+    console = Console(stderr=True)
+    try:
+        with _progress_bar(console, as_json) as bar:
+            task = bar.add_task("BEIR", total=None)
+
+            def progress(done: int, total: int, name: str) -> None:
+                bar.update(task, completed=done, total=total, description=name[:40])
+
+            result = run_beir(folder, split=split, retriever=retriever, settings=settings, cache_root=cache, run_out=run_out, progress=progress)
+    except BeirError as exc:
+        say(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"beir-{result.dataset}-{split}-{retriever}.json"
+    path.write_text(json.dumps(result.to_dict(), indent=1))
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=1))
+    else:
+        m = result.metrics
+        Console().print(
+            f"{result.dataset} {split} ({result.queries} queries, {result.documents} documents, {result.chunks} chunks), "
+            f"{retriever}: nDCG@10 {m['ndcg@10']:.4f}  Recall@100 {m['recall@100']:.4f}  MRR@10 {m['mrr@10']:.4f}",
+            highlight=False,
+        )
+        if run_out:
+            say(f"run file: {run_out}")
+        say(f"result: {path}")
+    return dict(result.metrics)

@@ -1,0 +1,151 @@
+"""Run a question set through the engine and score every answer."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rag.config import Settings
+
+from .metrics import aggregate, basename, score_question
+from .questions import Question, check_against_corpus, load_questions
+
+Progress = Callable[[int, int, str], None]
+
+
+def default_briefings(questions_path: Path) -> Path:
+    """``<questions dir>/../briefings``: where the sample corpus sits beside its questions."""
+    return questions_path.resolve().parent.parent / "briefings"
+
+
+class DocTexts:
+    """``(catalog text, file text)`` per cited document, cached; file text only for .md/.txt."""
+
+    def __init__(self, index) -> None:
+        self.index = index
+        self._cache: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+
+    def __call__(self, doc_id: str, source: str) -> tuple[str | None, str | None]:
+        key = (doc_id, source)
+        if key not in self._cache:
+            doc = self.index.document(doc_id) if doc_id else None
+            file_text = None
+            path = Path(source) if source else None
+            if path and path.suffix.lower() in {".md", ".markdown", ".txt"} and path.is_file():
+                try:
+                    file_text = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+                except (OSError, UnicodeDecodeError):
+                    file_text = None
+            self._cache[key] = (doc.text if doc else None, file_text)
+        return self._cache[key]
+
+
+def _git_commit(cwd: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "") if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def prepare_index(engine, questions_path: Path, ingest: str | None, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Ingest ``ingest`` if given, or the briefings beside the questions when the index is empty."""
+    info: dict[str, Any] = {"ingested": None}
+    folder = Path(ingest) if ingest else None
+    if folder is None and not engine.index.documents():
+        folder = default_briefings(questions_path)
+        if not folder.is_dir():
+            raise FileNotFoundError(
+                f"the index {engine.settings.index_path} is empty and there is no {folder} to ingest; pass --ingest DIR"
+            )
+        log(f"index {engine.settings.index_path} is empty: ingesting {folder}")
+    if folder is not None:
+        report = engine.ingest([str(folder)])
+        info["ingested"] = {"folder": str(folder.resolve()), **report.counts()}
+        if not report.ok:
+            log("some files failed to ingest: " + "; ".join(f.reason for f in report.failed))
+    return info
+
+
+def run_eval(
+    questions_path: str | Path,
+    settings: Settings,
+    *,
+    k: int | None = None,
+    ingest: str | None = None,
+    progress: Progress | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """The whole report as a dict (what report.json holds)."""
+    import rag
+
+    questions_path = Path(questions_path)
+    questions = load_questions(questions_path)
+    engine = rag.get_engine(settings)
+    index_info = prepare_index(engine, questions_path, ingest, log)
+    indexed = {basename(d.source) for d in engine.index.documents()}
+    warnings = []
+    missing = sorted({s for q in questions for s in q.sources if s not in indexed})
+    if missing:
+        warnings.append(f"{len(missing)} gold source(s) are not in the index: {', '.join(missing[:10])}")
+    briefings = default_briefings(questions_path)
+    if briefings.is_dir():
+        warnings += check_against_corpus(questions, briefings)
+    for w in warnings[:20]:
+        log(f"warning: {w}")
+
+    texts = DocTexts(engine.index)
+    k = k or settings.k
+    records: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+    for i, q in enumerate(questions):
+        if progress:
+            progress(i, len(questions), q.id)
+        records.append(evaluate_one(engine, q, k, texts))
+    if progress:
+        progress(len(questions), len(questions), "")
+    wall = time.perf_counter() - t0
+    metrics, by_type = aggregate(records, k)
+    settings_dict = asdict(settings)
+    settings_dict.pop("llm_key", None)
+    settings_dict.pop("ui_auth", None)
+    return {
+        "config": {
+            "questions_file": str(questions_path.resolve()),
+            "questions_sha256": hashlib.sha256(questions_path.read_bytes()).hexdigest(),
+            "index_dir": str(settings.index_path),
+            "documents": len(indexed),
+            "k": k,
+            "settings": settings_dict,
+            "git_commit": _git_commit(Path(__file__).resolve().parent),
+            "python": platform.python_version(),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "wall_seconds": round(wall, 1),
+            **index_info,
+        },
+        "warnings": warnings,
+        "metrics": metrics,
+        "by_type": by_type,
+        "questions": records,
+    }
+
+
+def evaluate_one(engine, q: Question, k: int, texts) -> dict[str, Any]:
+    record: dict[str, Any] = {"id": q.id, "type": q.type, "answerable": q.answerable, "gold": q.gold()}
+    try:
+        answer = engine.ask(q.question, history=[dict(t) for t in q.history], filters=q.filters, k=k).to_dict()
+    except Exception as exc:  # one broken question must not hide the other results
+        record["error"] = f"{type(exc).__name__}: {exc}"
+        return record
+    record["answer"] = answer
+    record["timings"] = answer.get("timings", {})
+    record["metrics"] = score_question(q, answer, texts)
+    return record
