@@ -28,7 +28,7 @@ from .models import Answer, IngestReport
 from .retrieval import SEARCHES
 
 MAX_QUESTION_CHARS = 2000
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x1f\x7f-\x9f]")  # ANSI escapes, then single controls
 
 
 class Engine:
