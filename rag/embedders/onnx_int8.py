@@ -273,32 +273,41 @@ def build(folder: Path) -> dict:
             root.setLevel(level)
         (tmp / "fp32.onnx").unlink()
         shutil.copyfile(source / "tokenizer.json", tmp / "tokenizer.json")
-
-        cosine = verify(tmp)
-        if cosine < MIN_COSINE:
-            raise RuntimeError(
-                f"the int8 ONNX model agrees with torch at mean cosine {cosine:.4f} < {MIN_COSINE} "
-                f"on the verification sample; refusing to use it (set RAG_EMBED_BACKEND=torch)"
-            )
-        record = {
-            "format": FORMAT,
-            "model": "all-MiniLM-L6-v2",
-            "sha256": sha256_file(tmp / "model.onnx"),
-            "source_sha256": sha256_file(source / "model.safetensors"),
-            "source_size": (source / "model.safetensors").stat().st_size,
-            "torch": torch.__version__,
-            "onnxruntime": ort.__version__,
-            "min_cosine": MIN_COSINE,
-            "mean_cosine": round(cosine, 5),
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "build_seconds": round(time.perf_counter() - t0, 1),
-        }
-        (tmp / "build.json").write_text(json.dumps(record, indent=2))
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp.rename(folder)
-        return record
+        return publish(tmp, folder, time.perf_counter() - t0)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def publish(tmp: Path, folder: Path, seconds: float = 0.0) -> dict:
+    """Verify the model in ``tmp`` against torch; if it agrees, record it and move it to ``folder``."""
+    import onnxruntime as ort
+    import torch
+
+    source = Path(model_path())
+    t0 = time.perf_counter()
+    cosine = verify(tmp)
+    if cosine < MIN_COSINE:
+        raise RuntimeError(
+            f"the int8 ONNX model agrees with torch at mean cosine {cosine:.4f} < {MIN_COSINE} "
+            f"on the verification sample; refusing to use it (set RAG_EMBED_BACKEND=torch)"
+        )
+    record = {
+        "format": FORMAT,
+        "model": "all-MiniLM-L6-v2",
+        "sha256": sha256_file(tmp / "model.onnx"),
+        "source_sha256": sha256_file(source / "model.safetensors"),
+        "source_size": (source / "model.safetensors").stat().st_size,
+        "torch": torch.__version__,
+        "onnxruntime": ort.__version__,
+        "min_cosine": MIN_COSINE,
+        "mean_cosine": round(cosine, 5),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "build_seconds": round(seconds + time.perf_counter() - t0, 1),
+    }
+    (tmp / "build.json").write_text(json.dumps(record, indent=2))
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+    return record
 
 
 def verify(folder: Path) -> float:
