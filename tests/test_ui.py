@@ -23,7 +23,9 @@ import pytest
 import rag  # noqa: F401  (before gradio: offline settings)
 from ui.app import start
 
-from .conftest import CORPUS, PATROL, ROOT
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus" / "briefings"
+PATROL = "Who joined the patrol and where?"
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -140,6 +142,16 @@ def test_ask_api_returns_answer_with_citations(client: Client) -> None:
         assert c["quote"] in c["passage"]
         assert {"title", "date", "region", "source", "start", "end"} <= set(c)
     assert any(Path(c["source"]).name == FILES[0] for c in data["citations"])
+
+
+def test_ask_api_follow_up_with_history(client: Client) -> None:
+    first = client.predict(PATROL, api_name="/ask")
+    history = [{"role": "user", "content": PATROL}, {"role": "assistant", "content": first["text"]}]
+    data = client.predict("Which aircraft took part?", history=history, sources=[FILES[0]], k=4, api_name="/ask")
+    assert "patrol" in data["standalone_question"].lower(), data["standalone_question"]
+    # history, filter and k reach the engine (whether it answers is the engine's business)
+    assert data["passages"] and len(data["passages"]) <= 4
+    assert all(Path(p["source"]).name == FILES[0] for p in data["passages"] + data["citations"])
 
 
 def test_ask_api_reports_bad_input_as_an_error(client: Client) -> None:

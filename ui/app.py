@@ -69,7 +69,9 @@ mark.quote, mark.hit { background: #fde68a; color: #111; padding: 0 .1em; border
 .open-doc:hover { border-color: var(--color-accent); }
 details.uncited summary { cursor: pointer; margin: .6rem 0 .2rem; opacity: .85; }
 .src-card.uncited { opacity: .9; }
-#briefing-viewer { max-height: 65vh; overflow-y: auto; }
+#briefing-viewer { max-height: 65vh; overflow-y: auto; padding-top: 0; }
+.briefing-head { position: sticky; top: -1px; z-index: 1; background: var(--background-fill-primary);
+                 padding: .3rem 0; border-bottom: 1px solid var(--border-color-primary); }
 a.cite-ref { text-decoration: none; font-weight: 600; cursor: pointer; }
 """
 
@@ -113,7 +115,7 @@ SCROLL_TO_HIT = """
 }, 150); }
 """
 
-LIBRARY_HEADERS = ["Title", "Date", "Region", "Chunks", "Ingested", "File"]
+LIBRARY_HEADERS = ["Title", "Date", "Region", "Passages", "Ingested", "File"]
 REPORT_HEADERS = ["File", "Status", "Chunks", "Reason"]
 
 
@@ -321,8 +323,15 @@ class ChatApp:
         return self._library_outputs(render.report_rows(report), f"{icon} re-indexed: " +
                                      ", ".join(f"{n} {s}" for s, n in report.counts().items() if n))
 
-    def refresh_filters(self):
-        return gr.update(choices=self.regions()), gr.update(choices=self.doc_choices())
+    def refresh(self):
+        """On page load: the index may have changed since the app was built (uploads, `rag ingest`)."""
+        return (
+            gr.update(choices=self.regions()),
+            gr.update(choices=self.doc_choices()),
+            self.library_rows(),
+            self.library_summary(),
+            gr.update(choices=self.doc_choices(by="doc_id")),
+        )
 
     # -- the JSON API -----------------------------------------------------------------
     def api_ask(
@@ -405,7 +414,7 @@ def build_app(settings: Settings) -> gr.Blocks:
                 summary = gr.Markdown(app.library_summary())
                 library = gr.Dataframe(
                     value=app.library_rows(), headers=LIBRARY_HEADERS, type="array", interactive=False,
-                    wrap=True, elem_id="library-table",
+                    wrap=True, elem_id="library-table", column_widths=["38%", "10%", "12%", "8%", "13%", "19%"],
                 )
                 with gr.Row():
                     with gr.Column():
@@ -427,7 +436,7 @@ def build_app(settings: Settings) -> gr.Blocks:
                                                    allow_custom_value=True)
                         with gr.Row():
                             reindex_btn = gr.Button("Re-index")
-                            delete_btn = gr.Button("Delete", variant="stop")
+                            delete_btn = gr.Button("Delete", variant="stop", elem_id="delete-btn")
                 library_msg = gr.Markdown("")
                 report = gr.Dataframe(headers=REPORT_HEADERS, type="array", interactive=False, visible=False,
                                       label="Per-file result", wrap=True)
@@ -448,6 +457,8 @@ def build_app(settings: Settings) -> gr.Blocks:
         chatbot.select(app.select_message, [session], [sources_panel, session], api_visibility="private")
         chatbot.like(app.feedback, [session], None, api_visibility="private")
         clear.click(app.clear, None, [chatbot, session, sources_panel, viewer, viewer_box], api_visibility="private")
+        # The chatbot's own trash button empties the messages; forget the history with them.
+        chatbot.clear(app.clear, None, [chatbot, session, sources_panel, viewer, viewer_box], api_visibility="private")
         reset_filters.click(lambda: (None, None, "", ""), None, [regions, sources, date_from, date_to],
                             api_visibility="private")
 
@@ -463,7 +474,7 @@ def build_app(settings: Settings) -> gr.Blocks:
             app.delete, [doc_pick], lib_outputs, api_name="delete", concurrency_id="library",
             js="(d) => (d && confirm('Remove this briefing from the index?')) ? d : null",
         )
-        demo.load(app.refresh_filters, None, [regions, sources], api_visibility="private")
+        demo.load(app.refresh, None, [regions, sources, library, summary, doc_pick], api_visibility="private")
 
         # -- JSON API --------------------------------------------------------------------
         gr.api(app.api_ask, api_name="ask", concurrency_id="ask",
