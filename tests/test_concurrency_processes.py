@@ -1,0 +1,66 @@
+"""Two processes on one index: a server answering while ``rag ingest`` writes.
+
+Known problem (rag/lexical.py, not owned by the hardening work; reported to
+the lead): every process rebuilds the BM25 model when the catalog generation
+moves and saves it through the fixed folders ``bm25.tmp``/``bm25.old``. Two
+processes doing that at once collide, and a reader can load ``model`` and
+``ids.json`` from two different saves, so a search raises FileNotFoundError
+(or worse, maps rows to the wrong ids). Marked xfail until Lexical saves
+under unique temporary names and falls back to rebuilding from the catalog
+when a load fails; tests/fixtures/lexical-cross-process.patch does both (verified: with
+it applied this test passes).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import rag
+from rag.catalog import Catalog
+from rag.chunking import chunk_document
+from rag.loaders import load
+
+from .fixtures.hardening import CORPUS
+
+_WORKER = r"""
+import sys, time
+from pathlib import Path
+from rag.catalog import Catalog, Filters
+from rag.lexical import Lexical
+index, role = Path(sys.argv[1]), sys.argv[2]
+catalog = Catalog(index / "catalog.sqlite")
+lexical = Lexical(catalog, index / "bm25")
+errors, t0 = 0, time.monotonic()
+while time.monotonic() - t0 < 6:
+    try:
+        if role == "writer":          # what an ingest does after each document swap
+            catalog._bump(catalog._conn())
+            lexical.refresh()
+        else:                          # what a question does
+            lexical.search("joint air patrol China Russia", 5, Filters())
+    except Exception as exc:
+        errors += 1
+        if errors == 1:
+            print(type(exc).__name__, exc, file=sys.stderr)
+print(errors)
+"""
+
+
+@pytest.mark.xfail(reason="BM25 cache save/load races across processes (rag/lexical.py); see module docstring", strict=False)
+def test_bm25_survives_a_writer_in_another_process(tmp_path: Path) -> None:
+    settings = rag.Settings.from_env(index_dir=str(tmp_path))
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    for path in sorted(CORPUS.glob("*.md"))[:8]:
+        doc = load(path)
+        catalog.replace_document(doc, chunk_document(doc, settings))
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _WORKER, str(tmp_path), role], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for role in ("writer", "reader", "reader")
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    failures = {role: (int(out.strip() or -1), err.strip()[:200]) for role, (out, err) in zip(("writer", "r1", "r2"), results)}
+    assert all(n == 0 for n, _ in failures.values()), failures
