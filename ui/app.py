@@ -531,6 +531,7 @@ def warm_up(app: ChatApp) -> float:
 def start(settings: Settings, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True, warm: bool = True,
           quiet: bool = False) -> gr.Blocks:
     """Build, warm and launch the app; with ``block=False`` returns once it is serving."""
+    parse_auth(settings.ui_auth)  # a malformed RAG_UI_AUTH fails now, not after the models load
     demo = build_app(settings)
     if warm:
         took = warm_up(demo.chat_app)
