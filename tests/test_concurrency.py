@@ -28,7 +28,7 @@ gradio_client = pytest.importorskip("gradio_client")
 ui_app = pytest.importorskip("ui.app")
 from gradio_client import Client, handle_file  # noqa: E402
 
-pytestmark = pytest.mark.timeout(420)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
 CLIENTS, PER_CLIENT = 20, 10
 

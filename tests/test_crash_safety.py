@@ -27,7 +27,7 @@ from rag.loaders import load
 
 from .fixtures.hardening import CORPUS, RAG, ROOT, index_state, run_rag
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def _write_corpus(folder: Path, version: int) -> None:

@@ -157,3 +157,31 @@ def _assert_inert(html: str) -> None:
     assert "<script" not in low
     assert not re.search(r"""href\s*=\s*["']?\s*javascript:""", low), html
     assert not re.search(r"<[^>]+\son\w+\s*=", low), html  # no live event-handler attribute
+
+
+def test_bad_questions_in_the_chat_and_the_ask_endpoint(corpus_settings: rag.Settings) -> None:
+    """The chat handler shows a one-line warning and stays usable; /ask raises gr.Error with the message."""
+    import gradio as gr
+
+    from ui.app import ChatApp
+
+    from .test_hardening_questions import REFUSED
+
+    app = ChatApp(corpus_settings)
+    for question, message in REFUSED[1:]:  # "" is ignored by the chat (nothing to send)
+        steps = list(app.respond(question, [], None, [], "", "", []))
+        _, chat, _, _ = steps[-1]
+        if not " ".join(question.split()):
+            assert chat == [], chat
+            continue
+        last = chat[-1]["content"]
+        assert last.startswith("⚠️") and "Could not answer" in last, last
+        assert len(last) < 400 and "Traceback" not in last
+        with pytest.raises(gr.Error) as caught:
+            app.api_ask(question)
+        assert message in str(caught.value)
+    # still answers afterwards, with control characters dropped and markup escaped
+    steps = list(app.respond("Who seized the Galaxy Leader?\x1b[31m <script>x</script>", [], None, [], "", "", []))
+    _, chat, panel, _ = steps[-1]
+    assert "Houthi" in chat[-1]["content"]
+    assert "<script" not in chat[-2]["content"] and "<script" not in str(panel)
