@@ -40,6 +40,52 @@ class Lexical:
         self._ids: list[str] = []
         self._row: dict[str, int] = {}
         self._generation = -1
+        self._meta: tuple[np.ndarray, np.ndarray, dict[str, int]] | None = None  # per row: region code, date
+
+    def _row_meta(self) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+        """Region code and yyyymmdd (-1: none) of every BM25 row, read once per generation.
+
+        Filter masks are then numpy comparisons instead of a SQL join returning
+        every matching chunk id per query (~0.5 s at 100k chunks on 2 busy cores).
+        """
+        if self._meta is None:
+            regions = np.full(len(self._ids), -1, dtype=np.int32)
+            dates = np.full(len(self._ids), -1, dtype=np.int32)
+            codes: dict[str, int] = {}
+            rows = self.catalog._conn().execute(
+                "SELECT c.chunk_id, lower(d.region), d.date FROM chunks c JOIN documents d USING(doc_id)"
+            )
+            for cid, region, date in rows:
+                i = self._row.get(cid)
+                if i is None:
+                    continue
+                if region is not None:
+                    regions[i] = codes.setdefault(region, len(codes))
+                if date:
+                    try:
+                        dates[i] = int(date[:10].replace("-", ""))
+                    except ValueError:
+                        pass
+            self._meta = (regions, dates, codes)
+        return self._meta
+
+    def _mask(self, filters: Filters) -> np.ndarray:
+        """1.0 for rows that pass ``filters``: the same rules as ``Filters.sql``."""
+        if filters.sources:  # rare, and matched by path or file name: ask the catalog
+            mask = np.zeros(len(self._ids), dtype=np.float32)
+            rows = [self._row[c] for c in self.catalog.chunk_ids(filters) if c in self._row]
+            mask[rows] = 1.0
+            return mask
+        regions, dates, codes = self._row_meta()
+        keep = np.ones(len(self._ids), dtype=bool)
+        if filters.regions:
+            wanted = [codes[r.lower()] for r in filters.regions if r.lower() in codes]
+            keep &= np.isin(regions, wanted)
+        if filters.date_from:
+            keep &= dates >= int(filters.date_from.replace("-", ""))
+        if filters.date_to:
+            keep &= (dates >= 0) & (dates <= int(filters.date_to.replace("-", "")))
+        return keep.astype(np.float32)
 
     def _load_or_build(self) -> None:
         import bm25s
@@ -61,6 +107,7 @@ class Lexical:
             self._save(model, ids, generation)
         self._model, self._ids, self._generation = model, ids, generation
         self._row = {cid: i for i, cid in enumerate(ids)}
+        self._meta = None
 
     def _save(self, model, ids: list[str], generation: int) -> None:
         tmp = self.folder.with_name(self.folder.name + ".tmp")
@@ -86,11 +133,7 @@ class Lexical:
         with self._lock:
             self._load_or_build()
             model, ids = self._model, self._ids
-            mask = None
-            if filters:
-                mask = np.zeros(len(ids), dtype=np.float32)
-                rows = [self._row[c] for c in self.catalog.chunk_ids(filters) if c in self._row]
-                mask[rows] = 1.0
+            mask = self._mask(filters) if filters else None
         tokens = tokenize([query])
         if model is None or not tokens[0]:
             return []
