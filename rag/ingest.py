@@ -126,6 +126,8 @@ def _read(path: Path, index: Index, max_bytes: float, seen_docs: dict[str, str])
         return FileResult(str(path), "failed", str(exc))
     except OSError as exc:
         return FileResult(str(path), "failed", f"{path.name}: {exc.strerror or exc}")
+    except Exception as exc:  # noqa: BLE001 - one unreadable file must not abort the batch
+        return FileResult(str(path), "failed", f"{path.name}: could not be read ({type(exc).__name__}: {exc})")
     previous = index.catalog.document_by_source(doc.source)
     if previous and previous.sha256 == doc.sha256:
         return FileResult(doc.source, "unchanged", chunks=previous.n_chunks)

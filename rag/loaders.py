@@ -190,6 +190,8 @@ def _read_docx(data: bytes, path: Path) -> str:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise LoadError(f"{path.name}: not a valid .docx file ({exc})") from exc
+    except Exception as exc:  # e.g. lxml's XMLSyntaxError for a damaged document.xml
+        raise LoadError(f"{path.name}: the .docx is damaged ({type(exc).__name__}); save it again from Word") from exc
     parts: list[str] = []
     for block in document.iter_inner_content():
         if isinstance(block, Paragraph):
