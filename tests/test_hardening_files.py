@@ -145,3 +145,12 @@ def test_fifty_megabyte_text_is_refused_quickly(tmp_path: Path) -> None:
     ok = tmp_path / "long.txt"
     ok.write_bytes(body * (MAX_TEXT_CHARS // len(body) - 1))
     assert len(load(ok).text) <= MAX_TEXT_CHARS
+
+
+def test_file_size_limit_is_checked_before_reading(tmp_path: Path) -> None:
+    big = tmp_path / "big.md"
+    big.write_bytes(b"# Big\n\n" + b"The convoy moved north. " * 100_000)  # 2.4 MB
+    settings = rag.Settings.from_env(index_dir=str(tmp_path / "index"), max_file_mb=1.0)
+    report = rag.ingest([str(big)], settings=settings)
+    assert [f.status for f in report.files] == ["failed"]
+    assert report.files[0].reason == "big.md: 2 MB is over the 1 MB limit (RAG_MAX_FILE_MB); split the file"

@@ -185,3 +185,24 @@ def test_bad_questions_in_the_chat_and_the_ask_endpoint(corpus_settings: rag.Set
     _, chat, panel, _ = steps[-1]
     assert "Houthi" in chat[-1]["content"]
     assert "<script" not in chat[-2]["content"] and "<script" not in str(panel)
+
+
+def test_upload_type_and_size_are_enforced_on_the_server(tmp_path: Path) -> None:
+    """Whatever the browser was told, the handler itself refuses wrong types and sizes."""
+    files = {
+        "tool.exe": b"MZ\x90\x00" + b"\x00" * 100,
+        "noext": b"# Title\n\ntext\n",
+        "big.md": b"# Big\n\n" + b"The convoy moved north. " * 100_000,  # 2.4 MB
+        "fake.docx": b"# not a zip\n",
+    }
+    paths = []
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        paths.append({"path": str(tmp_path / name), "orig_name": name})
+    staged = library.stage_uploads(paths, str(tmp_path / "index"), max_file_mb=1)
+    reasons = {f.path: f.reason for f in staged.rejected}
+    assert not staged.stored
+    assert "unsupported type" in reasons["tool.exe"] and "unsupported type" in reasons["noext"]
+    assert "over the 1 MB limit" in reasons["big.md"]
+    assert "not a real .docx file" in reasons["fake.docx"]
+    assert not any((tmp_path / "index" / "uploads").iterdir())
