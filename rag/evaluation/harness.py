@@ -60,15 +60,22 @@ def prepare_index(engine, questions_path: Path, ingest: str | None, log: Callabl
     """Ingest ``ingest`` if given, or the briefings beside the questions when the index is empty."""
     info: dict[str, Any] = {"ingested": None}
     folder = Path(ingest) if ingest else None
-    if folder is None and not engine.index.documents():
-        folder = default_briefings(questions_path)
-        if not folder.is_dir():
-            raise FileNotFoundError(
-                f"the index {engine.settings.index_path} is empty and there is no {folder} to ingest; pass --ingest DIR"
-            )
-        log(f"index {engine.settings.index_path} is empty: ingesting {folder}")
+    prune = False
+    if folder is None:
+        beside = default_briefings(questions_path)
+        docs = engine.index.documents()
+        if not docs:
+            if not beside.is_dir():
+                raise FileNotFoundError(
+                    f"the index {engine.settings.index_path} is empty and there is no {beside} to ingest; pass --ingest DIR"
+                )
+            log(f"index {engine.settings.index_path} is empty: ingesting {beside}")
+            folder = beside
+        elif beside.is_dir() and any(Path(d.source).parent == beside.resolve() for d in docs):
+            # An index of the sample corpus: bring it up to date (unchanged files are skipped).
+            folder, prune = beside, True
     if folder is not None:
-        report = engine.ingest([str(folder)])
+        report = engine.ingest([str(folder)], prune=prune)
         info["ingested"] = {"folder": str(folder.resolve()), **report.counts()}
         if not report.ok:
             log("some files failed to ingest: " + "; ".join(f.reason for f in report.failed))
