@@ -73,7 +73,7 @@ def _half_written(index: Path) -> list[tuple]:
         db.close()
 
 
-def test_twenty_clients_ask_while_an_upload_ingests(tmp_path: Path) -> None:
+def test_twenty_clients_ask_while_an_upload_ingests(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     questions = _questions()
     assert len(questions) == CLIENTS
     settings = rag.Settings.from_env(
@@ -181,8 +181,9 @@ def test_twenty_clients_ask_while_an_upload_ingests(tmp_path: Path) -> None:
     lat = sorted(latencies)
     p50 = statistics.median(lat)
     p95 = lat[min(len(lat) - 1, int(round(0.95 * len(lat))) - 1)]
-    print(
-        f"\n{CLIENTS} clients x {PER_CLIENT} questions over /ask in {wall:.1f}s wall; "
-        f"p50 {p50:.2f}s, p95 {p95:.2f}s, max {lat[-1]:.2f}s; {during_upload[0]} answers overlapped the upload "
-        f"({upload_window['end'] - upload_window['start']:.1f}s: {upload_window.get('message')})"
-    )
+    with capsys.disabled():  # shown in every run, not only with -s
+        print(
+            f"\n{CLIENTS} clients x {PER_CLIENT} questions over /ask in {wall:.1f}s wall; "
+            f"p50 {p50:.2f}s, p95 {p95:.2f}s, max {lat[-1]:.2f}s; {during_upload[0]} answers overlapped the upload "
+            f"({upload_window['end'] - upload_window['start']:.1f}s: {upload_window.get('message')})"
+        )

@@ -135,7 +135,7 @@ def _assert_consistent(index: Path, v1: dict[str, set[str]], v2: dict[str, set[s
     return state
 
 
-def test_sigkill_during_ingest_then_rerun(tmp_path: Path) -> None:
+def test_sigkill_during_ingest_then_rerun(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     folder, index = tmp_path / "briefings", tmp_path / "index"
     settings = rag.Settings.from_env(index_dir=str(index))
     _write_corpus(folder, 1)
@@ -169,7 +169,8 @@ def test_sigkill_during_ingest_then_rerun(tmp_path: Path) -> None:
     assert check.returncode == 0, check.stdout + check.stderr
     assert "0 orphan vectors, 0 missing vectors, 0 chunks with bad offsets, 0 BM25 disagreements" in " ".join(check.stdout.split())
     assert "interrupted" not in check.stdout
-    print("\n" + "\n".join(log))
+    with capsys.disabled():  # shown in every run, not only with -s
+        print("\n" + "\n".join(log))
 
 
 def test_check_and_repair_fix_orphans_missing_vectors_and_stale_bm25(tmp_path: Path) -> None:
