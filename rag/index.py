@@ -74,7 +74,10 @@ class Index:
         return self.catalog.regions()
 
     def dense_search(self, query: str, k: int, filters: Filters) -> list[tuple[str, float]]:
-        return self.vectors.search(query, k, filters)
+        # Region/date filters resolve to chunk ids from BM25's per-row arrays
+        # (the catalog's rows); a broad filter still goes to Chroma as ``where``.
+        allowed = self.lexical.allowed_ids(filters) if filters else None
+        return self.vectors.search(query, k, filters, ids=allowed)
 
     def bm25_search(self, query: str, k: int, filters: Filters) -> list[tuple[str, float]]:
         return self.lexical.search(query, k, filters)

@@ -128,6 +128,18 @@ class Lexical:
         with self._lock:
             self._load_or_build()
 
+    def allowed_ids(self, filters: Filters, limit: int = 20000) -> list[str] | None:
+        """Chunk ids passing region/date ``filters``; None for source filters or more than ``limit`` ids."""
+        if not filters or filters.sources:
+            return None
+        with self._lock:
+            self._load_or_build()
+            rows = np.flatnonzero(self._mask(filters))
+            if len(rows) > limit:
+                return None
+            ids = self._ids
+            return [ids[i] for i in rows]
+
     def search(self, query: str, k: int, filters: Filters) -> list[tuple[str, float]]:
         """Chunk ids with BM25 scores, best first; filtered chunks score zero."""
         with self._lock:

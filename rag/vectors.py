@@ -130,8 +130,26 @@ class VectorStore:
         for lo in range(0, len(ids), batch):
             self.collection.delete(ids=ids[lo : lo + batch])
 
-    def search(self, query: str, k: int, filters: Filters) -> list[tuple[str, float]]:
-        """Chunk ids with cosine similarity, best first."""
+    def search(
+        self, query: str, k: int, filters: Filters, ids: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """Chunk ids with cosine similarity, best first.
+
+        ``ids`` restricts the search to those chunks (the caller resolved the
+        filters already): Chroma's metadata ``where`` with a date range costs
+        ~0.2 s at 10k chunks on a busy 2-core machine and grows with the
+        collection, an id list of the same chunks ~8 ms. Only ids and distances
+        are fetched: documents and metadata come from the catalog anyway.
+        """
+        if ids is not None and not ids:
+            return []
         vector = self.embedder.embed_query(query)
-        hits = self.store.similarity_search_by_vector_with_relevance_scores(vector, k=k, filter=_where(filters))
-        return [(doc.id, 1.0 - distance) for doc, distance in hits]
+        n = min(k, len(ids)) if ids is not None else k
+        got = self.collection.query(
+            query_embeddings=[vector],
+            n_results=n,
+            where=None if ids is not None else _where(filters),
+            ids=list(ids) if ids is not None else None,
+            include=["distances"],
+        )
+        return [(cid, 1.0 - float(d)) for cid, d in zip(got["ids"][0], got["distances"][0])]
