@@ -107,7 +107,9 @@ class Engine:
         from .llm import LLMError, generative
 
         try:
-            answer = generative.compose(state["query"], state["passages"], self.llm, extractive_answer, state["on_delta"])
+            answer = generative.compose(
+                state["query"], state["passages"], self.llm, extractive_answer, state["on_delta"], state["evidence"]
+            )
             answer.question = state["question"]
         except LLMError as exc:
             answer = extractive_answer()

@@ -38,6 +38,7 @@ _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.S | re.I)
 _LABEL = re.compile(r"^\s*(?:#+\s*|[-*•]\s+|\d{1,2}[.)]\s+|\*\*)?(?:answer|response)\s*:\**\s*", re.I)
 _BULLET = re.compile(r"^\s*(?:#+\s+|[-*•]\s+|\d{1,2}[.)]\s+)")
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+_FENCE = re.compile(r"<{2,}[^<>\n]{0,80}>*|>{2,}")
 # Text addressed to the reader or to a model is not a statement of fact.
 _INSTRUCTION = re.compile(
     r"\b(?:ignore|disregard|forget|override)\b[^.]{0,60}\b(?:instructions?|prompts?|rules|above|previous|prior)\b"
@@ -63,7 +64,7 @@ class Enforced:
 
 def split_sentences(text: str) -> list[str]:
     """Sentences of a model reply, each keeping the markers that follow it."""
-    text = _THINK.sub(" ", text)
+    text = _FENCE.sub(" ", _THINK.sub(" ", text))  # small models echo the passage fences
     text = _MARKS.sub(lambda m: " ".join(f"[{n}]" for n in re.split(r"\s*[,;]\s*", m.group(1))), text)
     out: list[str] = []
     for line in text.splitlines():
@@ -151,6 +152,8 @@ def enforce(reply: str, passages: list[Passage]) -> Enforced:
             out.refusals += 1
             out.sentences.append(_finish(claim))
             continue
+        if claim.endswith(":") or len(tokenize([claim])[0]) < 2:  # "The answer is:", "Yes." - no claim to check
+            continue
         cited = list(dict.fromkeys(markers(sentence)))
         valid = [n for n in cited if 1 <= n <= len(passages)]
         out.invented += [n for n in cited if n not in valid]
@@ -192,13 +195,18 @@ def compose(
     backend: LLMBackend,
     fallback: Callable[[], Answer],
     on_delta: Callable[[str], None] | None = None,
+    evidence: list | None = None,
 ) -> Answer:
     """Ask ``backend`` to answer from ``passages``; keep only what they support.
 
+    ``evidence`` is the extractive selection: when it is empty (nothing scores
+    above ``refuse_below``) the model is not asked and the refusal stands, so
+    a generative backend refuses exactly when the extractive one does.
+
     Raises ``LLMError`` when the backend fails (the engine falls back).
     """
-    if not passages:
-        return fallback()
+    if not passages or (evidence is not None and not evidence):
+        return fallback()  # retrieval found nothing the extractive scorer rates as evidence: refuse
     pieces = []
     for piece in backend.stream(prompt.answer_messages(question, passages)):
         pieces.append(piece)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -40,8 +41,10 @@ def start(model: str | None = None, port: int | None = None, *, n_ctx: int = 409
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", model, "--model_alias", alias,
          "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx),
-         "--n_threads", str(max(1, min(4, os.cpu_count() or 1)))],
+         "--n_threads", str(max(1, min(2, os.cpu_count() or 1)))],
         stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        # OpenMP's spinning workers crawl (1 token/s) when other jobs share the cores.
+        env={**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")},
     )
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + timeout
@@ -76,6 +79,12 @@ def main() -> None:
     args = ap.parse_args()
     proc, url = start(args.model, args.port or None, n_ctx=args.n_ctx)
     print(f"RAG_LLM=openai RAG_LLM_URL={url} RAG_LLM_MODEL={MODEL_ALIAS}", flush=True)
+
+    def bye(*_):
+        stop(proc)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, bye)
     try:
         proc.wait()
     except KeyboardInterrupt:

