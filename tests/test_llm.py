@@ -121,7 +121,8 @@ def test_condensed_question_parsing() -> None:
 
 # -- engine -------------------------------------------------------------------------
 def scripted_engine(settings: rag.Settings, reply: str = "", error: str | None = None) -> tuple[rag.Engine, Scripted]:
-    engine = rag.get_engine(settings.with_(llm="openai", llm_url="http://127.0.0.1:9/v1"))
+    # refuse_below=-1: the model is always asked, whatever the extractive scorer's tuning says
+    engine = rag.get_engine(settings.with_(llm="openai", llm_url="http://127.0.0.1:9/v1", refuse_below=-1.0))
     backend = Scripted(engine.settings, reply, error)
     engine.__dict__["llm"] = backend  # the cached backend property
     return engine, backend
@@ -135,12 +136,12 @@ def verbatim(answer: rag.Answer, engine: rag.Engine) -> None:
     assert markers == {c.n for c in answer.citations}
 
 
-def test_engine_generative_answer_is_enforced(corpus_settings: rag.Settings) -> None:
+def test_engine_generative_answer_is_enforced(clean_settings: rag.Settings) -> None:
     reply = (
         "The whole mission lasted about eight hours [1]. It was flown by twelve aliens [2]. "
         "Fighters escorted the bombers over the East China Sea [9]."
     )
-    engine, backend = scripted_engine(corpus_settings, reply)
+    engine, backend = scripted_engine(clean_settings, reply)
     answer = engine.ask("How long did the China-Russia joint air patrol last?")
     assert backend.calls and answer.backend.startswith("scripted") and not answer.refused
     assert "eight hours" in answer.text and "aliens" not in answer.text
@@ -149,8 +150,8 @@ def test_engine_generative_answer_is_enforced(corpus_settings: rag.Settings) -> 
     verbatim(answer, engine)
 
 
-def test_engine_falls_back_to_extractive_when_nothing_is_supported(corpus_settings: rag.Settings) -> None:
-    engine, _ = scripted_engine(corpus_settings, "Bananas are yellow [1].")
+def test_engine_falls_back_to_extractive_when_nothing_is_supported(clean_settings: rag.Settings) -> None:
+    engine, _ = scripted_engine(clean_settings, "Bananas are yellow [1].")
     answer = engine.ask("How long did the China-Russia joint air patrol last?")
     assert answer.backend == "extractive" and answer.citations
     assert any("extractive answer" in n for n in answer.notes)
@@ -158,8 +159,8 @@ def test_engine_falls_back_to_extractive_when_nothing_is_supported(corpus_settin
 
 
 @pytest.mark.parametrize("error", ["check", "midway"])
-def test_engine_backend_error_gives_note_and_extractive_answer(corpus_settings: rag.Settings, error: str) -> None:
-    engine, _ = scripted_engine(corpus_settings, "The whole mission lasted", error)
+def test_engine_backend_error_gives_note_and_extractive_answer(clean_settings: rag.Settings, error: str) -> None:
+    engine, _ = scripted_engine(clean_settings, "The whole mission lasted", error)
     events = list(engine.ask_stream("How long did the China-Russia joint air patrol last?"))
     kind, answer = events[-1]
     assert kind == "answer" and all(k == "delta" for k, _ in events[:-1])
@@ -168,27 +169,27 @@ def test_engine_backend_error_gives_note_and_extractive_answer(corpus_settings: 
     verbatim(answer, engine)
 
 
-def test_ask_stream_generative_streams_reply_then_enforced_answer(corpus_settings: rag.Settings) -> None:
+def test_ask_stream_generative_streams_reply_then_enforced_answer(clean_settings: rag.Settings) -> None:
     reply = "The whole mission lasted about eight hours [1]."
-    engine, _ = scripted_engine(corpus_settings, reply)
+    engine, _ = scripted_engine(clean_settings, reply)
     events = list(engine.ask_stream("How long did the China-Russia joint air patrol last?"))
     deltas = [t for k, t in events if k == "delta"]
     assert len(deltas) > 3 and "".join(deltas) == reply
     assert events[-1][0] == "answer" and events[-1][1].text.startswith("The whole mission lasted about eight hours.")
 
 
-def test_ask_stream_extractive(corpus_settings: rag.Settings) -> None:
-    events = list(rag.ask_stream("How long did the China-Russia joint air patrol last?", settings=corpus_settings))
+def test_ask_stream_extractive(clean_settings: rag.Settings) -> None:
+    events = list(rag.ask_stream("How long did the China-Russia joint air patrol last?", settings=clean_settings))
     kind, answer = events[-1]
     deltas = [t for k, t in events[:-1]]
     assert kind == "answer" and answer.backend == "extractive"
     assert deltas and "".join(deltas) == answer.text
     with pytest.raises(ValueError):
-        list(rag.ask_stream("   ", settings=corpus_settings))
+        list(rag.ask_stream("   ", settings=clean_settings))
 
 
-def test_follow_up_is_condensed_by_the_backend(corpus_settings: rag.Settings) -> None:
-    engine, backend = scripted_engine(corpus_settings, "How long did the China-Russia joint air patrol last?")
+def test_follow_up_is_condensed_by_the_backend(clean_settings: rag.Settings) -> None:
+    engine, backend = scripted_engine(clean_settings, "How long did the China-Russia joint air patrol last?")
     history = [{"role": "user", "content": "Tell me about the China-Russia joint air patrol"},
                {"role": "assistant", "content": "China and Russia flew a joint air patrol. [1]"}]
     answer = engine.ask("How long did it last?", history=history)
@@ -196,15 +197,18 @@ def test_follow_up_is_condensed_by_the_backend(corpus_settings: rag.Settings) ->
     assert "Conversation:" in backend.calls[0][1]["content"]
 
 
-def test_unknown_backend_name_gives_note(corpus_settings: rag.Settings) -> None:
-    answer = rag.ask("How long did the China-Russia joint air patrol last?", settings=corpus_settings.with_(llm="gpt9"))
+def test_unknown_backend_name_gives_note(clean_settings: rag.Settings) -> None:
+    settings = clean_settings.with_(llm="gpt9", refuse_below=-1.0)
+    answer = rag.ask("How long did the China-Russia joint air patrol last?", settings=settings)
     assert answer.backend == "extractive" and any("not a backend" in n for n in answer.notes)
 
 
-def test_unreachable_openai_server_is_reported_clearly(corpus_settings: rag.Settings) -> None:
+def test_unreachable_openai_server_is_reported_clearly(clean_settings: rag.Settings) -> None:
     from rag.llm.server import free_port
 
-    settings = corpus_settings.with_(llm="openai", llm_url=f"http://127.0.0.1:{free_port()}/v1", llm_timeout=5.0)
+    settings = clean_settings.with_(
+        llm="openai", llm_url=f"http://127.0.0.1:{free_port()}/v1", llm_timeout=5.0, refuse_below=-1.0
+    )
     engine = rag.get_engine(settings)
     assert "cannot be reached" in engine.check_llm()
     answer = engine.ask("How long did the China-Russia joint air patrol last?")

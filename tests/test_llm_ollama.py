@@ -84,6 +84,14 @@ class Replay(BaseHTTPRequestHandler):
             self._send(200, chat_stream(body["model"]), "application/x-ndjson")
 
 
+@pytest.fixture(scope="module")
+def small_settings(tmp_path_factory: pytest.TempPathFactory) -> rag.Settings:
+    """An index of the first three sample briefings (the patrol briefing among them)."""
+    from tests.test_llm import _index
+
+    return _index(tmp_path_factory, "small", None)
+
+
 @pytest.fixture
 def replay():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Replay)
@@ -136,8 +144,8 @@ def test_model_is_required() -> None:
         backend("http://127.0.0.1:1", model="").check()
 
 
-def test_engine_with_ollama_backend_end_to_end(replay: str, corpus_settings: rag.Settings) -> None:
-    settings = corpus_settings.with_(llm="ollama", llm_url=replay, llm_model="llama3.2")
+def test_engine_with_ollama_backend_end_to_end(replay: str, small_settings: rag.Settings) -> None:
+    settings = small_settings.with_(llm="ollama", llm_url=replay, llm_model="llama3.2", refuse_below=-1.0)
     answer = rag.ask("How long did the China-Russia joint air patrol last?", settings=settings)
     assert answer.backend == "ollama:llama3.2" and answer.text.startswith("The whole mission lasted about eight hours.")
     doc = rag.get_engine(settings).index.catalog.document(answer.citations[0].doc_id)

@@ -27,7 +27,8 @@ pytestmark = pytest.mark.slow
 
 QUESTION = "How long did the China-Russia joint air patrol last?"
 # Small prompt and reply: a 135M model on two shared cores.
-LLM = {"llm": "openai", "llm_max_tokens": 60, "llm_timeout": 300.0, "k": 3}
+# refuse_below=-1: the model is always asked, whatever the extractive scorer's tuning says.
+LLM = {"llm": "openai", "llm_max_tokens": 60, "llm_timeout": 300.0, "k": 3, "refuse_below": -1.0}
 
 
 def _require() -> str:
@@ -46,6 +47,14 @@ def _require() -> str:
             pytest.fail(missing)
         pytest.skip(missing)
     return gguf
+
+
+@pytest.fixture(scope="module")
+def small_settings(tmp_path_factory: pytest.TempPathFactory) -> rag.Settings:
+    """An index of the first three sample briefings (the patrol briefing among them)."""
+    from tests.test_llm import _index
+
+    return _index(tmp_path_factory, "small", None)
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +79,9 @@ def check(answer: rag.Answer, engine: rag.Engine) -> None:
         assert re.search(r"\[\d+\]$", sentence), sentence  # every sentence ends with its marker
 
 
-def test_generated_answer_passes_enforcement(llama_server, corpus_settings: rag.Settings) -> None:
+def test_generated_answer_passes_enforcement(llama_server, small_settings: rag.Settings) -> None:
     _, url = llama_server
-    engine = rag.get_engine(corpus_settings.with_(llm_url=url, **LLM))
+    engine = rag.get_engine(small_settings.with_(llm_url=url, **LLM))
     assert engine.check_llm() is None
     answer = engine.ask(QUESTION)
     print("\nSmolLM2 answer:", answer.backend, answer.text, answer.notes, sep="\n  ")
@@ -81,9 +90,9 @@ def test_generated_answer_passes_enforcement(llama_server, corpus_settings: rag.
     assert answer.timings["compose"] > 0
 
 
-def test_streaming_from_the_server(llama_server, corpus_settings: rag.Settings) -> None:
+def test_streaming_from_the_server(llama_server, small_settings: rag.Settings) -> None:
     _, url = llama_server
-    engine = rag.get_engine(corpus_settings.with_(llm_url=url, **LLM))
+    engine = rag.get_engine(small_settings.with_(llm_url=url, **LLM))
     events = list(engine.ask_stream("Which aircraft took part in the China-Russia joint air patrol?"))
     deltas = [t for k, t in events if k == "delta"]
     kind, answer = events[-1]
@@ -110,11 +119,11 @@ def test_injection_briefing_with_a_real_model(llama_server, tmp_path: Path) -> N
     assert INJECTION not in [c.quote for c in answer.citations]
 
 
-def test_server_killed_mid_session_gives_note_and_extractive_answer(corpus_settings: rag.Settings, tmp_path) -> None:
+def test_server_killed_mid_session_gives_note_and_extractive_answer(small_settings: rag.Settings, tmp_path) -> None:
     gguf = _require()
     proc, url = server.start(gguf, log=tmp_path / "server.log")
     try:
-        engine = rag.get_engine(corpus_settings.with_(llm_url=url, **{**LLM, "llm_max_tokens": 200}))
+        engine = rag.get_engine(small_settings.with_(llm_url=url, **{**LLM, "llm_max_tokens": 200}))
         assert engine.check_llm() is None
         events = []
         for event in engine.ask_stream(QUESTION):
@@ -132,10 +141,10 @@ def test_server_killed_mid_session_gives_note_and_extractive_answer(corpus_setti
         server.stop(proc)
 
 
-def test_cli_ask_json_with_the_server(llama_server, corpus_settings: rag.Settings) -> None:
+def test_cli_ask_json_with_the_server(llama_server, small_settings: rag.Settings) -> None:
     _, url = llama_server
     env = {**os.environ, "RAG_LLM": "openai", "RAG_LLM_URL": url, "RAG_LLM_MAX_TOKENS": "60",
-           "RAG_LLM_TIMEOUT": "300", "RAG_K": "3", "RAG_INDEX_DIR": corpus_settings.index_dir}
+           "RAG_LLM_TIMEOUT": "300", "RAG_K": "3", "RAG_INDEX_DIR": small_settings.index_dir}
     out = subprocess.run(
         [sys.executable, "-m", "rag.cli", "ask", QUESTION, "--json"], env=env, capture_output=True, text=True,
         timeout=600, check=True,
