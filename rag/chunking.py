@@ -43,7 +43,6 @@ def _splitter(chunk_tokens: int, overlap: int):
         chunk_overlap=overlap,
         separators=["\n\n", "\n", ". ", "; ", ", ", " ", ""],
         keep_separator="end",
-        add_start_index=True,
         strip_whitespace=True,
     )
 
@@ -128,10 +127,14 @@ def chunk_document(doc: Document, settings: Settings) -> list[Chunk]:
             pieces = [(a, b, f"{context}\n{h}" if h else context) for a, b, h in _table_pieces(doc.text, block, settings.chunk_tokens)]
         else:
             segment = doc.text[block.start : block.end]
-            pieces = []
-            for part in splitter.create_documents([segment]):
-                a = block.start + part.metadata["start_index"]
-                pieces.append((a, a + len(part.page_content), context))
+            pieces, cursor = [], 0
+            for part in splitter.split_text(segment):
+                # Locate each piece ourselves: the splitter's start_index can be
+                # off by the whitespace it strips.
+                found = segment.find(part, cursor)
+                found = found if found >= 0 else segment.find(part)
+                cursor = found + 1
+                pieces.append((block.start + found, block.start + found + len(part), context))
         for start, end, ctx in pieces:
             body = doc.text[start:end]
             chunk_id = hashlib.sha256(f"{doc.doc_id}:{start}:{end}".encode()).hexdigest()[:32]
