@@ -34,17 +34,44 @@ _PLACE = re.compile(
     r"\b(?:Sea|Strait|Ocean|Pacific|Atlantic|Gulf|Bay|Peninsula|Island|Islands|border|province|region|"
     r"coast|waters|airspace|capital|city|near|off)\b|\b(?:over|in|at|near|off|across|along|into)\s+(?:the\s+)?[A-Z]"
 )
-_NAME = re.compile(r"\b[A-Z][a-zA-Z\-]+(?:\s+[A-Z][a-zA-Z\-]+)*")
+_NAME = re.compile(r"\b[A-Z][a-zA-Z\-]+(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][a-zA-Z\-]+)*")
+_MONEY = re.compile(
+    r"[$€£¥]\s?\d|\b\d[\d,.]*\s*(?:million|billion|bn|m)?\s*(?:dollars?|euros?|pounds?|yuan|rupees?|naira|roubles?|"
+    r"rubles?|yen|won|francs?|USD|EUR|GBP)\b|\b(?:USD|EUR|GBP)\s?\d",
+    re.I,
+)
+_MONEY_QUESTION = re.compile(
+    r"\bhow much\b.*\b(?:cost|costs|pay|paid|worth|value|price|ransom|compensation|fine|budget|spend|spent|fund|funding)\b"
+    r"|\b(?:cost|price|value|ransom|compensation|fine|budget)\b.*\bhow much\b|\bwhat (?:was|is) the (?:value|cost|price)\b",
+    re.I,
+)
+_YEAR = re.compile(r"^(?:19|20)\d\d$")
 _CORRECTION = re.compile(r"\b(?:correct(?:ed|ion)|revis(?:ed|ion)|updated|later (?:said|put|gave|confirmed)|amended)\b", re.I)
 _QUESTION_WORDS = {
     "who", "what", "when", "where", "which", "why", "how", "did", "does", "do", "is", "are", "was", "were",
     "and", "the", "a", "an", "in", "of", "on", "for", "to", "by", "with", "according", "briefing", "briefings",
     "tell", "give", "list", "name", "can", "could", "would", "should", "has", "have", "had", "i", "me", "it",
+    "whom", "whose", "both", "each", "compare", "between", "two", "three", "was", "were", "after", "before",
 }
-_FOLLOW_UP = re.compile(
-    r"^\s*(?:and|also|what about|how about|then)\b|\b(?:it|they|them|their|its|there|that|this|those|these|he|she|his|her)\b",
-    re.I,
-)
+# Metonyms and demonyms a question may use for a party the briefing names otherwise.
+_ALIASES = {
+    "washington": ("united states", "u.s.", "us ", "american"),
+    "american": ("united states", "u.s.", "us ", "washington"),
+    "americans": ("united states", "u.s.", "american"),
+    "british": ("britain", "united kingdom", "uk ", "london"),
+    "french": ("france", "paris"),
+    "filipino": ("philippine",),
+    "filipinos": ("philippine",),
+    "dutch": ("netherlands",),
+    "moscow": ("russia",),
+    "beijing": ("china", "chinese"),
+    "tokyo": ("japan",),
+    "seoul": ("south korea", "korean"),
+    "kyiv": ("ukrain",),
+    "tehran": ("iran",),
+}
+_PRONOUN = re.compile(r"\b(?:it|they|them|their|its|there|that|this|those|these|he|she|his|her)\b", re.I)
+_FOLLOW_UP = re.compile(r"^\s*(?:and|also|what about|how about|then)\b|" + _PRONOUN.pattern, re.I)
 
 
 def question_cues(question: str) -> set[str]:
@@ -62,26 +89,75 @@ def question_cues(question: str) -> set[str]:
 
 
 def question_names(question: str) -> list[str]:
-    """Proper names and years the question mentions; evidence should mention them too."""
+    """Proper names and years the question mentions; evidence should mention them too.
+
+    "China-Russia" counts as two names; fragments such as "J-" or "AH-" do not count.
+    """
     names = []
     for match in _NAME.finditer(question):
-        words = [w for w in match.group(0).split() if w.lower() not in _QUESTION_WORDS]
-        if words:
-            names.append(" ".join(words))
+        words = match.group(0).split()
+        while words and words[0].lower() in _QUESTION_WORDS:
+            words.pop(0)
+        while words and words[-1].lower() in _QUESTION_WORDS:
+            words.pop()
+        if not words:
+            continue
+        name = " ".join(words).strip("-")
+        parts = [x for x in name.split("-") if x] if len(words) == 1 and all(x[:1].isupper() for x in name.split("-") if x) else [name]
+        names += [x for x in parts if len(x) >= 3 and not x.endswith("-")]
     names += re.findall(r"\b(?:19|20)\d\d\b", question)
-    return names
+    return list(dict.fromkeys(names))
 
 
 def _name_found(name: str, text: str) -> bool:
     lowered = text.lower()
     if name.lower() in lowered:
         return True
-    # "Chinese" ~ "China", "Russian" ~ "Russia": compare stems of each word.
-    return all(stem in lowered for stem in (w.lower()[: max(4, len(w) - 3)] for w in name.split()))
+    if any(alias in lowered for alias in _ALIASES.get(name.lower(), ())):
+        return True
+    # "Chinese" ~ "China", "Russian" ~ "Russia": the stems of its words, in
+    # order and side by side ("North Korea" is not "north ... South Korea").
+    # An acronym ("EU") matches the words it abbreviates ("European Union").
+    stems = [
+        r"\w*\s+".join(re.escape(c) for c in w.lower()) + r"\w*"
+        if w.isupper() and 2 <= len(w) <= 5 and w.lower() not in lowered
+        else re.escape(w.lower()[: max(4, len(w) - 3)]) + r"\w*"
+        for w in name.split()
+    ]
+    return re.search(r"\b" + r"[\s\-]+(?:(?:of|the)\s+)*".join(stems), lowered) is not None
+
+
+def absent_names(question: str, texts: list[str]) -> list[str]:
+    """Names of the question that no text mentions: the briefings are about something else."""
+    return [n for n in question_names(question) if not any(_name_found(n, t) for t in texts)]
+
+
+def answers_kind(question: str, units: list[str]) -> bool:
+    """Whether the chosen units hold the kind of fact asked for: a figure for
+    "how many", an amount of money for "how much did it cost", a date for "when".
+
+    A near miss (the right briefing, but not the asked fact) fails here.
+    """
+    cues = question_cues(question)
+    joined = " ".join(units)
+    if _MONEY_QUESTION.search(question):
+        return bool(_MONEY.search(joined))
+    if "number" in cues and not any(not _YEAR.match(m.group(0)) for m in _NUMBER.finditer(joined)):
+        return False
+    if "when" in cues and not _DATE.search(joined):
+        return False
+    return True
 
 
 def is_follow_up(question: str, history: list[dict] | None) -> bool:
-    return bool(history) and (len(question.split()) <= 6 or bool(_FOLLOW_UP.search(question)))
+    """Leans on the conversation: short, opens with "and ...", or points back
+    with a pronoun. A question that names its own subject and points back at
+    nothing stands alone even after "And"."""
+    if not history:
+        return False
+    if question_names(question) and not _PRONOUN.search(question):
+        return False
+    return len(question.split()) <= 6 or bool(_FOLLOW_UP.search(question))
 
 
 def standalone_question(question: str, history: list[dict] | None) -> str:
@@ -150,18 +226,25 @@ def _units(passages: list[Passage]) -> list[tuple[Unit, Passage]]:
 
 
 def score_evidence(
-    question: str, query: str, passages: list[Passage], embedder: Embedder, *, current: str | None = None
+    question: str,
+    passages: list[Passage],
+    embedder: Embedder,
+    *,
+    query: str | None = None,
+    doc_texts: dict[str, str] | None = None,
 ) -> list[Evidence]:
     """Every unit of ``passages`` scored against the question, best first.
 
-    ``query`` is what retrieval used (the standalone question); ``current``
-    (default: ``question``) is the user's own turn, whose cues and names matter.
+    ``question`` is the user's own turn (its cues matter); ``query`` is what
+    retrieval used (the standalone question, default ``question``).
+    ``doc_texts`` (doc_id -> text) lets names be looked up in the whole
+    briefing rather than the passage alone.
     """
-    current = current or question
+    query = query or question
     pairs = _units(passages)
     if not pairs:
         return []
-    cues = question_cues(current)
+    cues = question_cues(question)
     q_terms = set(tokenize([query])[0])
     names = question_names(query)
     vectors = _CACHE.encode(embedder, [f"{p.title}. {u.readable()}" for u, p in pairs])
@@ -170,26 +253,22 @@ def score_evidence(
     unit_terms = tokenize([u.readable() for u, _ in pairs])
     context_terms = tokenize([f"{p.title} {p.heading}" for _, p in pairs])
     best_rank = {p.chunk_id: p.rank for _, p in pairs}
+    missing_in: dict[str, float] = {}
+    for _, p in pairs:
+        if p.doc_id not in missing_in:
+            text = (doc_texts or {}).get(p.doc_id) or f"{p.title} {p.text}"
+            missing_in[p.doc_id] = sum(not _name_found(n, text) for n in names) / len(names) if names else 0.0
     out = []
     for i, (unit, passage) in enumerate(pairs):
         own, ctx = set(unit_terms[i]), set(context_terms[i])
-        lexical = (
-            (len(q_terms & own) + 0.5 * len(q_terms & (ctx - own))) / len(q_terms) if q_terms else 0.0
-        )
+        lexical = (len(q_terms & own) + 0.5 * len(q_terms & (ctx - own))) / len(q_terms) if q_terms else 0.0
         cue = _cue_score(cues, unit.readable())
-        missing = [n for n in names if not _name_found(n, unit.text + " " + passage.title + " " + passage.text)]
-        penalty = 0.25 * len(missing) / max(len(names), 1) + (0.15 if missing else 0.0)
+        missing = missing_in[passage.doc_id]
         correction = 0.05 if "number" in cues and _CORRECTION.search(unit.text) else 0.0
         prior = 0.05 / best_rank[passage.chunk_id]
-        score = 0.55 * float(dense[i]) + 0.35 * lexical + 0.12 * cue + correction + prior - penalty
-        out.append(
-            Evidence(
-                unit,
-                passage,
-                score,
-                {"dense": float(dense[i]), "lexical": lexical, "cue": cue, "missing_names": len(missing)},
-            )
-        )
+        score = 0.55 * float(dense[i]) + 0.35 * lexical + 0.12 * cue + correction + prior - 0.2 * missing
+        parts = {"dense": float(dense[i]), "lexical": lexical, "cue": cue, "missing_names": missing}
+        out.append(Evidence(unit, passage, score, parts))
     out.sort(key=lambda e: e.score, reverse=True)
     return out
 
@@ -201,35 +280,134 @@ def _overlaps(a: Evidence, b: Evidence) -> bool:
     return bool(ta and tb) and len(ta & tb) / len(ta | tb) > 0.6
 
 
-def select_evidence(question: str, ranked: list[Evidence], settings: Settings, *, query: str | None = None) -> list[Evidence]:
+_MULTI_PART = re.compile(r"(?:and|both|each|compare|compared|versus|vs|between|two|which briefings)|,", re.I)
+_MULTI_DOC = re.compile(
+    r"\b(?:both|each|compare|compared|versus|vs|which briefings|two briefings|briefings (?:describe|mention)|"
+    r"same way|differ|in the briefings)\b",
+    re.I,
+)
+
+
+def is_multi_part(question: str) -> bool:
+    """Questions that ask for several facts."""
+    return bool(_MULTI_PART.search(question))
+
+
+def is_multi_doc(question: str, doc_texts: dict[str, str]) -> bool:
+    """Questions whose answer spans briefings: they say so, or the names they
+    mention are found together in no single retrieved briefing."""
+    if _MULTI_DOC.search(question):
+        return True
+    names = question_names(question)
+    if len(names) < 2 or not doc_texts:
+        return False
+    covered = [{n for n in names if _name_found(n, t)} for t in doc_texts.values()]
+    return not any(c == set(names) for c in covered) and set().union(*covered) == set(names)
+
+
+def _new_names(text: str, known: str) -> bool:
+    lowered = known.lower()
+    return any(m.group(0).lower() not in lowered for m in _NAME.finditer(text[1:]))
+
+
+def select_evidence(
+    question: str,
+    ranked: list[Evidence],
+    settings: Settings,
+    *,
+    query: str | None = None,
+    doc_texts: dict[str, str] | None = None,
+) -> list[Evidence]:
     """The smallest set of units that answers: the best one, plus any that add
-    question terms or cues the chosen ones lack and score nearly as well."""
-    if not ranked or ranked[0].score < settings.refuse_below:
+    question terms, cues or (for who / where) names the chosen ones lack and
+    score nearly as well. Units from other briefings join only when the
+    question spans briefings.
+
+    Empty, a refusal, when the best unit is below ``settings.refuse_below``,
+    when the question names something no retrieved briefing mentions, or when
+    nothing chosen holds the kind of fact asked for.
+    """
+    if not ranked:
         return []
     query = query or question
+    doc_texts = doc_texts or {e.passage.doc_id: f"{e.passage.title} {e.passage.text}" for e in ranked}
+    if absent_names(query, list(doc_texts.values())):
+        return []
+    multi_doc = is_multi_doc(query, doc_texts)
+    floor = settings.refuse_below * (0.85 if multi_doc else 1.0)
+    top = ranked[0]
+    if top.score < floor:
+        return []
     q_terms = set(tokenize([query])[0])
     cues = question_cues(question)
-    chosen = [ranked[0]]
-
-    def covered() -> tuple[set[str], set[str]]:
-        terms, got = set(), set()
-        for e in chosen:
-            terms |= set(tokenize([e.unit.readable()])[0])
-            got |= {c for c in cues if _cue_score({c}, e.unit.readable())}
-        return terms & q_terms, got
-
-    bar = max(settings.refuse_below, ranked[0].score * 0.8)
+    multi = multi_doc or is_multi_part(question)
+    limit = settings.max_sentences + (2 if multi else 0)
+    bar = max(floor * 0.9, top.score * (settings.keep_ratio - (0.1 if multi else 0.0)))
+    chosen = [top]
+    if multi_doc:
+        # The best unit of each further briefing that brings a name the others lack.
+        names = question_names(query)
+        got_names = {n for n in names if _name_found(n, top.unit.readable() + " " + top.passage.title)}
+        for cand in ranked[1:]:
+            if cand.score < floor * 0.8 or len(chosen) >= limit:
+                break
+            if any(c.passage.doc_id == cand.passage.doc_id for c in chosen):
+                continue
+            found = {n for n in names if _name_found(n, cand.unit.readable() + " " + cand.passage.title)}
+            if found - got_names:
+                chosen.append(cand)
+                got_names |= found
+    docs = {c.passage.doc_id for c in chosen}
+    terms = set().union(*(set(tokenize([c.unit.readable()])[0]) & q_terms for c in chosen))
+    got = {c for c in cues if any(_cue_score({c}, e.unit.readable()) for e in chosen)}
     for cand in ranked[1:]:
-        if len(chosen) >= settings.max_sentences or cand.score < bar:
+        if len(chosen) >= limit or cand.score < bar:
             break
-        if any(_overlaps(cand, e) for e in chosen):
+        if cand.passage.doc_id not in docs or any(_overlaps(cand, e) for e in chosen):
             continue
-        terms, got = covered()
-        new_terms = (set(tokenize([cand.unit.readable()])[0]) & q_terms) - terms
-        new_cues = {c for c in cues - got if _cue_score({c}, cand.unit.readable())}
-        if new_terms or new_cues:
+        text = cand.unit.readable()
+        cand_terms = set(tokenize([text])[0]) & q_terms
+        new_cues = {c for c in cues - got if _cue_score({c}, text)}
+        names = bool(cues & {"who", "where"}) and _new_names(text, " ".join(e.unit.readable() for e in chosen))
+        if cand_terms - terms or new_cues or names:
             chosen.append(cand)
+            terms |= cand_terms
+            got |= new_cues
+    if "number" in cues:
+        chosen += _corrections(chosen, ranked)
+    if not answers_kind(question, [e.unit.readable() for e in chosen]):
+        # The asked kind of fact (a figure, an amount, a date) may sit in a
+        # nearby unit of the same briefings; otherwise this is a near miss.
+        extra = next(
+            (
+                e
+                for e in ranked
+                if e.score >= floor * 0.8 and e.passage.doc_id in docs and e not in chosen
+                and answers_kind(question, [e.unit.readable()])
+            ),
+            None,
+        )
+        if extra is None:
+            return []
+        chosen.append(extra)
     return chosen
+
+
+def _corrections(chosen: list[Evidence], ranked: list[Evidence]) -> list[Evidence]:
+    """A later sentence of the same briefing that corrects a chosen figure."""
+    extra = []
+    for ev in list(chosen):
+        for cand in ranked:
+            if (
+                cand.passage.doc_id == ev.passage.doc_id
+                and cand.unit.start > ev.unit.start
+                and _CORRECTION.search(cand.unit.text)
+                and _NUMBER.search(cand.unit.text)
+                and all(cand.unit.start != e.unit.start for e in chosen + extra)
+            ):
+                extra.append(cand)
+                break
+    return extra
 
 
 def refusal(question: str, passages: list[Passage]) -> Answer:

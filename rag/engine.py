@@ -91,10 +91,18 @@ class Engine:
         return state
 
     def _select(self, state: dict[str, Any]) -> dict[str, Any]:
+        doc_texts = {}
+        for p in state["passages"]:
+            if p.doc_id not in doc_texts:
+                doc = self.index.document(p.doc_id)
+                doc_texts[p.doc_id] = doc.text if doc else ""
         ranked = extractive.score_evidence(
-            state["query"], state["query"], state["passages"], self.index.embedder, current=state["question"]
+            state["question"], state["passages"], self.index.embedder, query=state["query"], doc_texts=doc_texts
         )
-        state["evidence"] = extractive.select_evidence(state["question"], ranked, self.settings, query=state["query"])
+        state["ranked"] = ranked
+        state["evidence"] = extractive.select_evidence(
+            state["question"], ranked, self.settings, query=state["query"], doc_texts=doc_texts
+        )
         return state
 
     def _compose(self, state: dict[str, Any]) -> dict[str, Any]:
