@@ -8,6 +8,7 @@ Chroma) holds, in embedded and in server mode alike.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 from functools import lru_cache
@@ -93,10 +94,9 @@ class Lexical:
         generation = self.catalog.generation
         if generation == self._generation:
             return
-        stamp = self.folder / "stamp.json"
-        if stamp.exists() and json.loads(stamp.read_text()).get("generation") == generation:
-            model = bm25s.BM25.load(str(self.folder / "model"))
-            ids = json.loads((self.folder / "ids.json").read_text())
+        loaded = self._load_saved(generation)
+        if loaded is not None:
+            model, ids = loaded
         else:
             chunks = self.catalog.all_chunks()
             ids = [c.chunk_id for c in chunks]
@@ -109,20 +109,45 @@ class Lexical:
         self._row = {cid: i for i, cid in enumerate(ids)}
         self._meta = None
 
+    def _load_saved(self, generation: int):
+        """The saved model if it is of ``generation`` and read whole; None means rebuild.
+
+        Another process may replace the folder while we read it, so the
+        stamp is read before and after, and any read error means rebuild.
+        """
+        import bm25s
+
+        stamp = self.folder / "stamp.json"
+        try:
+            if json.loads(stamp.read_text()).get("generation") != generation:
+                return None
+            model = bm25s.BM25.load(str(self.folder / "model"))
+            ids = json.loads((self.folder / "ids.json").read_text())
+            if json.loads(stamp.read_text()).get("generation") != generation:
+                return None
+        except (OSError, ValueError, KeyError):
+            return None
+        return model, ids
+
     def _save(self, model, ids: list[str], generation: int) -> None:
-        tmp = self.folder.with_name(self.folder.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        if model is not None:
-            model.save(str(tmp / "model"))
-        (tmp / "ids.json").write_text(json.dumps(ids))
-        (tmp / "stamp.json").write_text(json.dumps({"generation": generation}))
-        old = self.folder.with_name(self.folder.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if self.folder.exists():
-            self.folder.rename(old)
-        tmp.rename(self.folder)
-        shutil.rmtree(old, ignore_errors=True)
+        """Save as a cache: unique temporary names (several processes may save at once); failure is harmless."""
+        unique = f"{os.getpid()}-{threading.get_ident()}"
+        tmp = self.folder.with_name(f"{self.folder.name}.tmp-{unique}")
+        old = self.folder.with_name(f"{self.folder.name}.old-{unique}")
+        try:
+            tmp.mkdir(parents=True)
+            if model is not None:
+                model.save(str(tmp / "model"))
+            (tmp / "ids.json").write_text(json.dumps(ids))
+            (tmp / "stamp.json").write_text(json.dumps({"generation": generation}))
+            if self.folder.exists():
+                self.folder.rename(old)
+            tmp.rename(self.folder)
+        except OSError:
+            pass  # another process saved first; the in-memory model is what this one uses
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(old, ignore_errors=True)
 
     def refresh(self) -> None:
         with self._lock:

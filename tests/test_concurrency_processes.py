@@ -1,14 +1,11 @@
 """Two processes on one index: a server answering while ``rag ingest`` writes.
 
-Known problem (rag/lexical.py, not owned by the hardening work; reported to
-the lead): every process rebuilds the BM25 model when the catalog generation
-moves and saves it through the fixed folders ``bm25.tmp``/``bm25.old``. Two
-processes doing that at once collide, and a reader can load ``model`` and
-``ids.json`` from two different saves, so a search raises FileNotFoundError
-(or worse, maps rows to the wrong ids). Marked xfail until Lexical saves
-under unique temporary names and falls back to rebuilding from the catalog
-when a load fails; tests/fixtures/lexical-cross-process.patch does both (verified: with
-it applied this test passes).
+Every process rebuilds the BM25 model when the catalog generation moves and
+saves it as a cache. Saves used to go through fixed folders, so two processes
+collided and a reader could load ``model`` and ``ids.json`` from two different
+saves (FileNotFoundError, or rows mapped to the wrong ids). Saves now use
+unique temporary names, and a load that fails or straddles a save rebuilds
+from the catalog; this test writes in one process while searching in another.
 """
 
 from __future__ import annotations
@@ -16,8 +13,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 import rag
 from rag.catalog import Catalog
@@ -50,7 +45,6 @@ print(errors)
 """
 
 
-@pytest.mark.xfail(reason="BM25 cache save/load races across processes (rag/lexical.py); see module docstring", strict=False)
 def test_bm25_survives_a_writer_in_another_process(tmp_path: Path) -> None:
     settings = rag.Settings.from_env(index_dir=str(tmp_path))
     catalog = Catalog(tmp_path / "catalog.sqlite")
