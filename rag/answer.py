@@ -177,20 +177,22 @@ class Evidence:
 
 
 class _VectorCache:
-    """Sentence vectors by text: the same passages come back for related questions."""
+    """Sentence vectors by embedder and text: the same passages come back for
+    related questions (keyed by embedder too, so backends never mix)."""
 
     def __init__(self, size: int = 20000) -> None:
         self.size = size
-        self.data: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.data: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 
     def encode(self, embedder: Embedder, texts: list[str]) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if t not in self.data))
+        keys = [(embedder.name, t) for t in texts]
+        missing = list(dict.fromkeys(k for k in keys if k not in self.data))
         if missing:
-            for text, vec in zip(missing, embedder.encode(missing)):
-                self.data[text] = vec
+            for key, vec in zip(missing, embedder.encode([t for _, t in missing])):
+                self.data[key] = vec
             while len(self.data) > self.size:
                 self.data.popitem(last=False)
-        return np.stack([self.data[t] for t in texts]) if texts else np.zeros((0, embedder.dim), np.float32)
+        return np.stack([self.data[k] for k in keys]) if keys else np.zeros((0, embedder.dim), np.float32)
 
 
 _CACHE = _VectorCache()
@@ -232,8 +234,9 @@ def score_evidence(
     *,
     query: str | None = None,
     doc_texts: dict[str, str] | None = None,
+    embed_units: int | None = None,
 ) -> list[Evidence]:
-    """Every unit of ``passages`` scored against the question, best first.
+    """The units of ``passages`` scored against the question, best first.
 
     ``question`` is the user's own turn (its cues matter); ``query`` is what
     retrieval used (the standalone question, default ``question``).
@@ -247,9 +250,6 @@ def score_evidence(
     cues = question_cues(question)
     q_terms = set(tokenize([query])[0])
     names = question_names(query)
-    vectors = _CACHE.encode(embedder, [f"{p.title}. {u.readable()}" for u, p in pairs])
-    q_vec = np.asarray(embedder.embed_query(query), dtype=np.float32)
-    dense = vectors @ q_vec
     unit_terms = tokenize([u.readable() for u, _ in pairs])
     context_terms = tokenize([f"{p.title} {p.heading}" for _, p in pairs])
     best_rank = {p.chunk_id: p.rank for _, p in pairs}
@@ -258,17 +258,28 @@ def score_evidence(
         if p.doc_id not in missing_in:
             text = (doc_texts or {}).get(p.doc_id) or f"{p.title} {p.text}"
             missing_in[p.doc_id] = sum(not _name_found(n, text) for n in names) / len(names) if names else 0.0
-    out = []
+    cheap = []
     for i, (unit, passage) in enumerate(pairs):
         own, ctx = set(unit_terms[i]), set(context_terms[i])
         lexical = (len(q_terms & own) + 0.5 * len(q_terms & (ctx - own))) / len(q_terms) if q_terms else 0.0
         cue = _cue_score(cues, unit.readable())
-        missing = missing_in[passage.doc_id]
         correction = 0.05 if "number" in cues and _CORRECTION.search(unit.text) else 0.0
         prior = 0.05 / best_rank[passage.chunk_id]
-        score = 0.55 * float(dense[i]) + 0.35 * lexical + 0.12 * cue + correction + prior - 0.2 * missing
-        parts = {"dense": float(dense[i]), "lexical": lexical, "cue": cue, "missing_names": missing}
-        out.append(Evidence(unit, passage, score, parts))
+        partial = 0.35 * lexical + 0.12 * cue + correction + prior - 0.2 * missing_in[passage.doc_id]
+        cheap.append((partial, i, lexical, cue))
+    # Embedding every unit is most of an answer's time; the units that share
+    # nothing with the question and sit in low passages cannot win, so only
+    # the best ``embed_units`` by the cheap parts of the score are embedded.
+    cheap.sort(reverse=True)
+    kept = cheap[:embed_units] if embed_units else cheap
+    vectors = _CACHE.encode(embedder, [f"{pairs[i][1].title}. {pairs[i][0].readable()}" for _, i, _, _ in kept])
+    q_vec = np.asarray(embedder.embed_query(query), dtype=np.float32)
+    dense = vectors @ q_vec
+    out = []
+    for (partial, i, lexical, cue), sim in zip(kept, dense):
+        unit, passage = pairs[i]
+        parts = {"dense": float(sim), "lexical": lexical, "cue": cue, "missing_names": missing_in[passage.doc_id]}
+        out.append(Evidence(unit, passage, 0.55 * float(sim) + partial, parts))
     out.sort(key=lambda e: e.score, reverse=True)
     return out
 

@@ -40,6 +40,7 @@ class Settings:
     refuse_below: float = 0.33
     max_sentences: int = 4
     keep_ratio: float = 0.8  # a further sentence must score this share of the best
+    embed_units: int = 20  # sentences embedded per question, the best by lexical and cue scores
 
     llm: str = "extractive"  # extractive | openai | ollama | llamacpp
     llm_url: str = ""

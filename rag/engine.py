@@ -97,7 +97,8 @@ class Engine:
                 doc = self.index.document(p.doc_id)
                 doc_texts[p.doc_id] = doc.text if doc else ""
         ranked = extractive.score_evidence(
-            state["question"], state["passages"], self.index.embedder, query=state["query"], doc_texts=doc_texts
+            state["question"], state["passages"], self.index.embedder, query=state["query"], doc_texts=doc_texts,
+            embed_units=self.settings.embed_units,
         )
         state["ranked"] = ranked
         state["evidence"] = extractive.select_evidence(
