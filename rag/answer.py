@@ -34,7 +34,10 @@ _PLACE = re.compile(
     r"\b(?:Sea|Strait|Ocean|Pacific|Atlantic|Gulf|Bay|Peninsula|Island|Islands|border|province|region|"
     r"coast|waters|airspace|capital|city|near|off)\b|\b(?:over|in|at|near|off|across|along|into)\s+(?:the\s+)?[A-Z]"
 )
-_NAME = re.compile(r"\b[A-Z][a-zA-Z\-]+(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][a-zA-Z\-]+)*")
+# A capitalised word, or a designation such as "J-16", "Evilton-2", "AH-1Z"; names of several
+# words ("Sea of Japan") stay whole.
+_WORD = r"[A-Z](?:[a-zA-Z]+(?:-[A-Za-z0-9]+)*|(?:-[A-Za-z0-9]+)+)"
+_NAME = re.compile(rf"\b{_WORD}(?:\s+(?:of\s+(?:the\s+)?)?{_WORD})*")
 _MONEY = re.compile(
     r"[$€£¥]\s?\d|\b\d[\d,.]*\s*(?:million|billion|bn|m)?\s*(?:dollars?|euros?|pounds?|yuan|rupees?|naira|roubles?|"
     r"rubles?|yen|won|francs?|USD|EUR|GBP)\b|\b(?:USD|EUR|GBP)\s?\d",
@@ -91,7 +94,7 @@ def question_cues(question: str) -> set[str]:
 def question_names(question: str) -> list[str]:
     """Proper names and years the question mentions; evidence should mention them too.
 
-    "China-Russia" counts as two names; fragments such as "J-" or "AH-" do not count.
+    "China-Russia" counts as two names; a designation ("J-16", "Evilton-2") is a name, matched exactly.
     """
     names = []
     for match in _NAME.finditer(question):
@@ -103,8 +106,13 @@ def question_names(question: str) -> list[str]:
         if not words:
             continue
         name = " ".join(words).strip("-")
-        parts = [x for x in name.split("-") if x] if len(words) == 1 and all(x[:1].isupper() for x in name.split("-") if x) else [name]
-        names += [x for x in parts if len(x) >= 3 and not x.endswith("-")]
+        if len(words) == 1 and all(x[:1].isupper() for x in name.split("-") if x):
+            parts = [x for x in name.split("-") if x]  # "China-Russia": two parties
+        elif any(c.isdigit() for c in name):
+            parts = words  # "Russian Su-30SM": a party and a designation, often apart in the text
+        else:
+            parts = [name]
+        names += [x for x in parts if len(x) >= 3]
     names += re.findall(r"\b(?:19|20)\d\d\b", question)
     return list(dict.fromkeys(names))
 
@@ -121,6 +129,8 @@ def _name_found(name: str, text: str) -> bool:
     stems = [
         r"\w*\s+".join(re.escape(c) for c in w.lower()) + r"\w*"
         if w.isupper() and 2 <= len(w) <= 5 and w.lower() not in lowered
+        else re.escape(w.lower()) + r"\b"  # a designation is exact: Evilton-2 is not Evilton-1
+        if any(c.isdigit() for c in w)
         else re.escape(w.lower()[: max(4, len(w) - 3)]) + r"\w*"
         for w in name.split()
     ]

@@ -169,7 +169,9 @@ def serve(
         raise typer.Exit(2) from exc
 
 
-app.command("bench")(__import__("rag.bench", fromlist=["bench_command"]).bench_command)
+from rag.bench import bench_command  # noqa: E402
+
+app.command("bench")(bench_command)
 
 
 def main() -> None:  # pragma: no cover - console script entry

@@ -240,7 +240,7 @@ def test_answer_kind_and_names() -> None:
     from rag.answer import absent_names, answers_kind, is_follow_up, question_names
 
     assert question_names("Did the China-Russia flight near the J-16 escort in 2024 alarm Tokyo?") == [
-        "China", "Russia", "Tokyo", "2024",
+        "China", "Russia", "J-16", "Tokyo", "2024",
     ]
     assert absent_names("What did Washington say about the Philippines?", ["The United States said ..."]) == [
         "Philippines"
