@@ -301,7 +301,7 @@ def _overlaps(a: Evidence, b: Evidence) -> bool:
     return bool(ta and tb) and len(ta & tb) / len(ta | tb) > 0.6
 
 
-_MULTI_PART = re.compile(r"(?:and|both|each|compare|compared|versus|vs|between|two|which briefings)|,", re.I)
+_MULTI_PART = re.compile(r"\b(?:and|both|each|compare|compared|versus|vs|between|two|which briefings)\b|,", re.I)
 _MULTI_DOC = re.compile(
     r"\b(?:both|each|compare|compared|versus|vs|which briefings|two briefings|briefings (?:describe|mention)|"
     r"same way|differ|in the briefings)\b",
