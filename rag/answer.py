@@ -237,6 +237,16 @@ def _units(passages: list[Passage]) -> list[tuple[Unit, Passage]]:
     return out
 
 
+def _briefing_texts(passages: list[Passage], doc_texts: dict[str, str] | None = None) -> dict[str, str]:
+    """doc_id -> where a briefing's names are looked up: its whole text when
+    known, else the title and text of its first passage."""
+    texts: dict[str, str] = {}
+    for p in passages:
+        if p.doc_id not in texts:
+            texts[p.doc_id] = (doc_texts or {}).get(p.doc_id) or f"{p.title} {p.text}"
+    return texts
+
+
 def score_evidence(
     question: str,
     passages: list[Passage],
@@ -263,11 +273,10 @@ def score_evidence(
     unit_terms = tokenize([u.readable() for u, _ in pairs])
     context_terms = tokenize([f"{p.title} {p.heading}" for _, p in pairs])
     best_rank = {p.chunk_id: p.rank for _, p in pairs}
-    missing_in: dict[str, float] = {}
-    for _, p in pairs:
-        if p.doc_id not in missing_in:
-            text = (doc_texts or {}).get(p.doc_id) or f"{p.title} {p.text}"
-            missing_in[p.doc_id] = sum(not _name_found(n, text) for n in names) / len(names) if names else 0.0
+    missing_in = {
+        doc_id: len(absent_names(query, [text])) / len(names) if names else 0.0
+        for doc_id, text in _briefing_texts([p for _, p in pairs], doc_texts).items()
+    }
     cheap = []
     for i, (unit, passage) in enumerate(pairs):
         own, ctx = set(unit_terms[i]), set(context_terms[i])
@@ -351,7 +360,7 @@ def select_evidence(
     if not ranked:
         return []
     query = query or question
-    doc_texts = doc_texts or {e.passage.doc_id: f"{e.passage.title} {e.passage.text}" for e in ranked}
+    doc_texts = doc_texts or _briefing_texts([e.passage for e in ranked])
     if absent_names(query, list(doc_texts.values())):
         return []
     multi_doc = is_multi_doc(query, doc_texts)
