@@ -14,7 +14,7 @@ from typing import Any
 
 from rag.config import Settings
 
-from .metrics import aggregate, basename, score_question
+from .metrics import CONVERSATION_METRICS, aggregate, basename, score_question
 from .questions import Question, check_against_corpus, load_questions
 
 Progress = Callable[[int, int, str], None]
@@ -121,6 +121,7 @@ def run_eval(
         progress(len(questions), len(questions), "")
     wall = time.perf_counter() - t0
     metrics, by_type = aggregate(records, k)
+    metrics.update(conversation_metrics(records, k))
     settings_dict = asdict(settings)
     settings_dict.pop("llm_key", None)
     settings_dict.pop("ui_auth", None)
@@ -145,8 +146,28 @@ def run_eval(
     }
 
 
+def conversation_metrics(records: list[dict[str, Any]], k: int) -> dict[str, Any]:
+    """``follow_up.<metric>`` over questions with a history, ``first.<metric>`` over the rest.
+
+    Reported on their own: follow-ups fail in ways first questions do not (the
+    question leans on the conversation), and an average over both hides that.
+    """
+    out: dict[str, Any] = {}
+    for prefix, part in (
+        ("follow_up", [r for r in records if r.get("follow_up")]),
+        ("first", [r for r in records if not r.get("follow_up")]),
+    ):
+        if not part:
+            continue
+        metrics, _ = aggregate(part, k)
+        out.update({f"{prefix}.{name}": metrics[name] for name in CONVERSATION_METRICS})
+    return out
+
+
 def evaluate_one(engine, q: Question, k: int, texts) -> dict[str, Any]:
-    record: dict[str, Any] = {"id": q.id, "type": q.type, "answerable": q.answerable, "gold": q.gold()}
+    record: dict[str, Any] = {
+        "id": q.id, "type": q.type, "answerable": q.answerable, "follow_up": bool(q.history), "gold": q.gold(),
+    }
     try:
         answer = engine.ask(q.question, history=[dict(t) for t in q.history], filters=q.filters, k=k).to_dict()
     except Exception as exc:  # one broken question must not hide the other results

@@ -24,14 +24,17 @@ from pathlib import Path
 from typing import Any
 
 # Metrics where lower is better: a --fail-under bar on them is a ceiling.
-LOWER_IS_BETTER_PREFIXES = ("answerable_wrongly_refused", "latency.")
+LOWER_IS_BETTER_PREFIXES = ("answerable_wrongly_refused", "latency.", "errors")
 STAGES = ("condense", "retrieve", "select", "compose", "verify", "total")
+# Reported again for follow-ups (questions with a history) and first questions on their own.
+CONVERSATION_METRICS = ("questions", "key_accuracy", "key_accuracy_answerable", "unanswerable_refused", "answerable_wrongly_refused")
 
 Texts = Callable[[str, str], tuple[str | None, str | None]]
 
 
 def lower_is_better(name: str) -> bool:
-    return name.startswith(LOWER_IS_BETTER_PREFIXES)
+    """Also for a metric of a subset: ``follow_up.answerable_wrongly_refused``."""
+    return name.startswith(LOWER_IS_BETTER_PREFIXES) or name.partition(".")[2].startswith(LOWER_IS_BETTER_PREFIXES)
 
 
 # -- normalisation ----------------------------------------------------------------

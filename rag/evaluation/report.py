@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .metrics import STAGES, lower_is_better
+from .metrics import CONVERSATION_METRICS, STAGES, lower_is_better
 
 HEADLINE = (
     ("key_accuracy_answerable", "Key accuracy (answerable)"),
@@ -76,6 +76,11 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["", "## By question type", "", "| type | n | key accuracy | hit@k | MRR | refused |", "|---|---:|---:|---:|---:|---:|"]
     for t, row in report["by_type"].items():
         lines.append(f"| {t} | {row['n']} | {fmt(row['key_accuracy'])} | {fmt(row['hit_at_k'])} | {fmt(row['mrr'])} | {fmt(row['refused'])} |")
+    if m.get("follow_up.questions"):
+        lines += ["", "## Follow-up questions (with a history) and first questions", "",
+                  "| | n | key accuracy | answerable | unanswerable refused | wrongly refused |", "|---|---:|---:|---:|---:|---:|"]
+        for part in ("follow_up", "first"):
+            lines.append(f"| {part.replace('_', '-')} | " + " | ".join(fmt(m.get(f"{part}.{n}")) for n in CONVERSATION_METRICS) + " |")
     lines += ["", "## Latency (ms)", "", "| stage | p50 | p95 |", "|---|---:|---:|"]
     lines += [f"| {s} | {fmt(a)} | {fmt(b)} |" for s, a, b in _latency_rows(m)]
     if report.get("warnings"):
@@ -251,7 +256,7 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any, f
         verdict = ""
         if isinstance(va, (int, float)) and isinstance(vb, (int, float)) and not isinstance(va, bool):
             delta = round(vb - va, 4)
-            if name not in ("questions", "k", "errors") and abs(delta) > 1e-9:
+            if name.rsplit(".", 1)[-1] not in ("questions", "k", "errors") and abs(delta) > 1e-9:
                 better = delta < 0 if lower_is_better(name) else delta > 0
                 verdict = "better" if better else "worse"
         rows.append((name, va, vb, delta, verdict))
