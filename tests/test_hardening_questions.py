@@ -7,6 +7,7 @@ message on stderr, or the answer and exit 0.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -77,4 +78,6 @@ def test_bad_questions_through_the_cli(corpus_settings: rag.Settings) -> None:
         proc = run_rag("ask", question, "--index", index, "--json")
         assert proc.returncode == 0, proc.stderr[-1000:]
         assert "Traceback" not in proc.stderr
-        assert '"refused"' in proc.stdout
+        data = json.loads(proc.stdout)
+        assert data["refused"] is True, data  # as through the API: nothing in the briefings answers it
+        assert data["question"].startswith(ANSWERED[3]) and "\x1b" not in data["question"], data["question"]
