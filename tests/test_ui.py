@@ -187,7 +187,10 @@ def test_filter_by_region(client: Client) -> None:
     inside = client.predict(PATROL, regions=["East Asia"], api_name="/ask")
     assert inside["citations"] and all(c["region"] == "East Asia" for c in inside["citations"])
     outside = client.predict(PATROL, regions=["Arctic"], api_name="/ask")
-    assert all(c["region"] == "Arctic" for c in outside["citations"] + outside["passages"]), outside
+    # FILES[2] is the Arctic briefing: the filtered answer searches it alone, and finds it.
+    assert outside["passages"], outside
+    assert {c["region"] for c in outside["citations"] + outside["passages"]} == {"Arctic"}, outside
+    assert {Path(p["source"]).name for p in outside["passages"]} == {FILES[2]}, outside["passages"]
     text, panel = _chat(client, PATROL, regions=["Arctic"])
     assert FILES[0] not in panel
     assert "Filtered to region Arctic" in panel
