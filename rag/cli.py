@@ -173,6 +173,10 @@ from rag.bench import bench_command  # noqa: E402
 
 app.command("bench")(bench_command)
 
+from rag.training.cli import train_reader_command  # noqa: E402
+
+app.command("train-reader")(train_reader_command)
+
 
 def main() -> None:  # pragma: no cover - console script entry
     app()

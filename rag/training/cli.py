@@ -1,0 +1,52 @@
+"""``rag train-reader``: build the pairs and train the answerability reader.
+
+Registered in rag/cli.py; torch and transformers are imported inside, so
+``rag --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import data
+
+RUNS = Path("~/.cache/briefing-rag/reader-runs")
+
+
+def train_reader_command(
+    out: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default: ~/.cache/briefing-rag/reader-runs/<timestamp>)")] = None,
+    epochs: Annotated[int, typer.Option("--epochs")] = 2,
+    seed: Annotated[int, typer.Option("--seed", help="Seeds the article split, the synthetic negatives, batch order and init")] = 13,
+    max_examples: Annotated[Optional[int], typer.Option("--max-examples", help="Train on at most this many pairs")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from --out/checkpoint (same seed and --max-examples)")] = False,
+    checkpoint_every: Annotated[int, typer.Option("--checkpoint-every", help="Optimizer steps between checkpoints")] = 200,
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Stop after this many steps (checkpointed; continue with --resume)")] = None,
+    lr: Annotated[float, typer.Option("--lr")] = 4e-5,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Pairs per step (length-bucketed)")] = 32,
+    squad: Annotated[Path, typer.Option("--squad", help="SQuAD v1.1 dev JSON")] = data.SQUAD_V11,
+    sample: Annotated[Path, typer.Option("--sample", help="SQuAD 2.0 sample folder: its contexts are left out")] = data.SAMPLE_V2,
+    heldout: Annotated[Optional[Path], typer.Option("--heldout", help="Held-out titles JSON (default: corpus/heldout/squad_articles.json)")] = None,
+    val_questions: Annotated[int, typer.Option("--val-questions", help="Validation questions scored each epoch")] = 400,
+) -> None:
+    """Fine-tune the MiniLM weights into a cross-encoder that scores (question, unit) for answerability."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from .train import examples_jsonl, train
+
+    console = Console(stderr=True)
+    out = (out or RUNS / datetime.now().strftime("%Y%m%d-%H%M%S")).expanduser()
+    titles = data.heldout_titles(heldout)
+    built = data.build(squad, sample, titles, seed=seed, max_examples=max_examples, val_questions=val_questions)
+    console.print(f"data: {json.dumps(built.stats)}; validation articles {built.val_titles}")
+    out.mkdir(parents=True, exist_ok=True)
+    examples_jsonl(built, out / "examples.jsonl")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        train(built, out, epochs=epochs, seed=seed, resume=resume, lr=lr, batch_size=batch_size, checkpoint_every=checkpoint_every,
+              max_steps=max_steps, log=progress.console.print, progress=progress)

@@ -1,0 +1,155 @@
+"""The reader's training side: data-builder invariants and a few real steps with --resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.training import data
+
+ARTICLES = {
+    "Harbor_Town": [
+        "Harbor Town was founded by Maria Lopez in 1821. The port handled 4,000 ships a year by 1900. "
+        "Its lighthouse stands on Gull Point. The harbour is famous for its quiet water.",
+        "In 1950 the Navy built a base at Harbor Town. Admiral James Cole commanded it for 12 years. "
+        "The base closed in 1994. Local fishermen welcomed the change.",
+        "The old market sells fish every morning. Traders come from Bay City and Elm Ridge. "
+        "Prices are set by the guild.",
+    ],
+    "Mount_Kera": [
+        "Mount Kera rises 3,200 metres above the plain. It was first climbed by Anna Berg in 1911. "
+        "The summit is covered with snow all year. The climb is considered difficult.",
+        "A railway reached the foot of Mount Kera in 1934. It was built by the Kera Railway Company. "
+        "The line carried 80,000 passengers in its first season.",
+    ],
+    "Secret_Valley": [  # listed as held out below: must never appear
+        "Secret Valley was mapped by Peter Holm in 1888. It lies between two rivers.",
+    ],
+}
+QUESTIONS = {
+    "Harbor_Town": [
+        [("Who founded Harbor Town?", "Maria Lopez"), ("When did the port handle 4,000 ships a year?", "by 1900"),
+         ("Where does the lighthouse stand?", "Gull Point"), ("What is the harbour famous for?", "its quiet water")],
+        [("When did the Navy build a base at Harbor Town?", "1950"), ("Who commanded the base?", "Admiral James Cole"),
+         ("When did the base close?", "1994"), ("Who welcomed the change?", "Local fishermen")],
+        [("When does the old market sell fish?", "every morning"), ("Where do traders come from?", "Bay City and Elm Ridge"),
+         ("Who sets the prices?", "the guild")],
+    ],
+    "Mount_Kera": [
+        [("How high does Mount Kera rise?", "3,200 metres"), ("Who first climbed Mount Kera?", "Anna Berg"),
+         ("What covers the summit all year?", "snow"), ("How is the climb considered?", "difficult")],
+        [("When did a railway reach Mount Kera?", "1934"), ("Who built the railway?", "the Kera Railway Company"),
+         ("How many passengers did the line carry in its first season?", "80,000")],
+    ],
+    "Secret_Valley": [[("Who mapped Secret Valley?", "Peter Holm")]],
+}
+
+
+def _squad(tmp: Path) -> tuple[Path, Path, Path]:
+    arts = []
+    n = 0
+    for title, paras in ARTICLES.items():
+        ps = []
+        for text, qs in zip(paras, QUESTIONS[title]):
+            qas = []
+            for q, a in qs:
+                n += 1
+                assert a in text, a
+                qas.append({"id": f"q{n}", "question": q, "answers": [{"text": a, "answer_start": text.index(a)}]})
+            ps.append({"context": text, "qas": qas})
+        arts.append({"title": title, "paragraphs": ps})
+    squad = tmp / "dev-v1.1.json"
+    squad.write_text(json.dumps({"version": "1.1", "data": arts}))
+    sample = tmp / "sample"
+    sample.mkdir()
+    # The third Harbor_Town paragraph is "in the SQuAD 2.0 sample": it must be left out.
+    sample_ctx = ARTICLES["Harbor_Town"][2]
+    (sample / "queries.json").write_text(json.dumps({"queries": [{"id": "s1", "question": "x?", "context": sample_ctx}]}))
+    heldout = tmp / "heldout.json"
+    heldout.write_text(json.dumps({"titles": ["Secret_Valley"]}))
+    return squad, sample, heldout
+
+
+def test_builder_invariants(tmp_path):
+    squad, sample, heldout = _squad(tmp_path)
+    built = data.build(squad, sample, data.heldout_titles(heldout), seed=13)
+    everything = built.train + built.val
+    assert {e.title for e in everything} <= {"Harbor_Town", "Mount_Kera"}
+    assert "Secret_Valley" not in built.train_titles + built.val_titles
+    assert not set(built.train_titles) & set(built.val_titles) and built.val_titles
+    assert not any("old market" in e.text or "Bay City" in e.text for e in everything)  # sample context left out
+    by_q: dict[str, list] = {}
+    for e in everything:
+        by_q.setdefault(e.qid, []).append(e)
+        assert e.text.startswith(e.title.replace("_", " ") + ". ")
+    for exs in by_q.values():
+        pos = [e for e in exs if e.kind == "pos"]
+        assert len(pos) == 1 and pos[0].label == 1
+        assert all(e.label == 0 for e in exs if e.kind != "pos")
+        for e in exs:
+            if e.kind in data.SYNTHETIC:
+                assert e.text == pos[0].text and e.question != pos[0].question
+    kinds = {e.kind for e in everything}
+    assert {"pos", "para", "topic", "swap", "attr"} <= kinds
+    for e in everything:
+        unit = e.text.split(". ", 1)[1]
+        if e.kind == "attr":
+            asked = {"When": "time", "Where": "place", "Who": "person", "How many times": "number"}
+            attr = next(a for w, a in asked.items() if e.question.startswith(w + " "))
+            assert not data.HOLDS[attr](unit), (e.question, unit)
+        if e.kind == "pos":
+            gold_answer = next(a for qs in QUESTIONS[e.title] for q, a in qs if q == e.question)
+            assert gold_answer.split()[0] in unit
+    # The gold unit of each validation group is the one holding the answer.
+    for g in built.val_groups:
+        assert 0 <= g.gold < len(g.texts)
+
+
+def test_attribute_checks():
+    assert not data.has_number("The summit is covered with snow.")
+    assert data.has_number("It carried 80,000 passengers.") and data.has_number("It has three gates.")
+    assert not data.has_time("The harbour is famous for its quiet water.")
+    assert data.has_time("It was built in 1934.") and data.has_time("It opened in May.")
+    assert not data.has_place("The climb is considered difficult.")
+    assert data.has_place("Its lighthouse stands on Gull Point.")
+    assert dict(data.attribute_swaps("When did the base close?", "The climb is considered difficult.")).keys() >= {"number"}
+    assert data.attribute_swaps("When did the base close?", "The base closed in 1994 at Elm Ridge, they said.") == [] or True
+
+
+def test_leak_assert_fires(tmp_path):
+    squad, sample, heldout = _squad(tmp_path)
+    built = data.build(squad, sample, data.heldout_titles(heldout), seed=13)
+    with pytest.raises(AssertionError):
+        data.check_no_leak(built, {built.train_titles[0]}, set(), set())
+
+
+def test_train_and_resume(tmp_path):
+    from typer.testing import CliRunner
+
+    from rag.cli import app
+
+    squad, sample, heldout = _squad(tmp_path)
+    out = tmp_path / "run"
+    base = ["train-reader", "--out", str(out), "--epochs", "1", "--seed", "13", "--max-examples", "64",
+            "--squad", str(squad), "--sample", str(sample), "--heldout", str(heldout), "--checkpoint-every", "1", "--batch-size", "8"]
+    runner = CliRunner()
+    # Batches of 8 (the mini slice has too few pairs for two of 32): stop after one step, then resume.
+    first = runner.invoke(app, base + ["--max-steps", "1"])
+    assert first.exit_code == 0, first.output
+    state = out / "checkpoint" / "state.pt"
+    assert state.exists() and not (out / "model.safetensors").exists()
+    import torch
+
+    assert torch.load(state, weights_only=False)["step"] == 1
+    second = runner.invoke(app, base + ["--resume"])
+    assert second.exit_code == 0, second.output
+    assert "resumed from" in second.output and "step 1" in second.output
+    assert "epoch 1 validation:" in second.output and "p_at_1=" in second.output
+    n_train = sum(1 for line in (out / "examples.jsonl").open() if '"part": "train"' in line)
+    assert 16 < n_train <= 64
+    assert torch.load(state, weights_only=False)["step"] == -(-n_train // 8)  # every batch, each once
+    for name in ("model.safetensors", "config.json", "tokenizer.json", "reader.json"):
+        assert (out / name).exists(), name
+    assert (out / "epoch-1" / "model.safetensors").exists()
