@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import string
 import unicodedata
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -106,6 +107,27 @@ def contains_key(text: str, key: str) -> bool:
     left = r"(?<![\d])(?<!\d[.,])" if k[0].isdigit() else ""
     right = r"(?![\d])(?![.,]\d)" if k[-1].isdigit() else ""
     return re.search(left + re.escape(k) + right, t) is not None
+
+
+# SQuAD's official normalisation (evaluate-v2.0.py): ASCII punctuation dropped, then
+# the articles a/an/the, case and runs of whitespace; kept exact so that figures
+# are comparable with published SQuAD scores.
+_SQUAD_PUNCT = str.maketrans("", "", string.punctuation)
+_SQUAD_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def squad_normalise(text: str) -> str:
+    return " ".join(_SQUAD_ARTICLES.sub(" ", (text or "").lower().translate(_SQUAD_PUNCT)).split())
+
+
+def contains_answer(text: str, answers: Iterable[str]) -> bool:
+    """Some gold answer, SQuAD-normalised, occurs in ``text`` (citation markers stripped) as whole words.
+
+    Whole words so that gold "1" is not found in "1990"; an answer that normalises to
+    nothing (gold "the") matches nothing.
+    """
+    haystack = f" {squad_normalise(strip_citations(text))} "
+    return any(gold and f" {gold} " in haystack for gold in map(squad_normalise, answers))
 
 
 def strip_citations(text: str) -> str:
@@ -288,6 +310,22 @@ def percentile(values: list[float], q: float) -> float | None:
     pos = (len(s) - 1) * q / 100
     lo, hi = math.floor(pos), math.ceil(pos)
     return round(s[lo] + (s[hi] - s[lo]) * (pos - lo), 2)
+
+
+def auc(positives: Iterable[float], negatives: Iterable[float]) -> float | None:
+    """Area under the ROC curve: the chance that a random positive scores above a random
+    negative, ties counting half (Mann-Whitney U); None unless both sides are non-empty."""
+    pos, neg = sorted(float(v) for v in positives), sorted(float(v) for v in negatives)
+    if not pos or not neg:
+        return None
+    wins, lo, hi = 0.0, 0, 0
+    for p in pos:  # both sorted: lo/hi only move forward
+        while lo < len(neg) and neg[lo] < p:
+            lo += 1
+        while hi < len(neg) and neg[hi] <= p:
+            hi += 1
+        wins += lo + (hi - lo) / 2
+    return round(wins / (len(pos) * len(neg)), 4)
 
 
 def aggregate(records: list[dict], k: int) -> tuple[dict[str, float | None], dict[str, dict[str, Any]]]:
