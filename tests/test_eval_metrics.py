@@ -212,10 +212,42 @@ def test_aggregate_all_zero():
         assert metrics[name] == 0.0, name
 
 
-def test_errors_are_counted_not_scored():
-    q = question()
-    metrics, _ = aggregate([{"id": "q1", "type": "factoid", "answerable": True, "error": "boom"}, record(q, answer("China Russia 11"))], k=6)
-    assert metrics["errors"] == 1 and metrics["questions"] == 2 and metrics["key_accuracy"] == 1.0
+SCORES = ("key_accuracy", "key_accuracy_answerable", "hit_at_k", "mrr", "evidence_recall", "citation_precision",
+          "citation_precision_quote", "citation_recall", "quote_validity", "unanswerable_refused")
+
+
+def test_errors_are_counted_and_wrong_in_every_metric():
+    """A question that raised counts in errors and stays in every denominator as a wrong answer."""
+    err_q = {"id": "q9", "type": "factoid", "answerable": True, "error": "boom"}
+    err_u = {"id": "u9", "type": "unanswerable", "answerable": False, "error": "boom"}
+    good = record(question(), answer("China, Russia, eleven [1] [2]", [citation(E1, 1), citation(E2, 2)], [passage(E1), passage(E2)]))
+    u_refused = record(UNANSWERABLE, answer("The briefings do not say", refused=True))
+    clean, clean_types = aggregate([good, u_refused], k=6)
+    assert clean["errors"] == 0 and clean["key_accuracy"] == 1.0 and clean["unanswerable_refused"] == 1.0
+    assert clean["citation_precision"] == 1.0 and clean["quote_validity"] == 1.0 and clean["hit_at_k"] == 1.0
+
+    metrics, by_type = aggregate([good, err_q, u_refused, err_u], k=6)
+    assert metrics["questions"] == 4 and metrics["errors"] == 2
+    assert metrics["key_accuracy"] == 0.5  # 2 of 4, not 2 of 2
+    assert metrics["key_accuracy_answerable"] == 0.5
+    assert metrics["hit_at_k"] == 0.5 and metrics["mrr"] == 0.5
+    assert metrics["evidence_recall"] == round(clean["evidence_recall"] / 2, 4)
+    assert metrics["citation_recall"] == round(clean["citation_recall"] / 2, 4)
+    assert metrics["citation_precision"] == round(2 / 3, 4)  # good's 2 citations + one wrong for the error
+    assert metrics["citation_precision_quote"] == round(clean["citation_precision_quote"] * 2 / 3, 4)
+    assert metrics["quote_validity"] == 0.5  # 2 valid quotes + one invalid per error
+    assert metrics["unanswerable_refused"] == 0.5  # an error is no refusal
+    assert metrics["answerable_wrongly_refused"] == 0.5  # nor an answer
+    assert metrics["key_accuracy.factoid"] == 0.5 and metrics["key_accuracy.unanswerable"] == 0.5
+    assert by_type["factoid"]["n"] == 2 and by_type["factoid"]["hit_at_k"] == 0.5 and by_type["factoid"]["mrr"] == 0.5
+    assert metrics["latency.total.p50"] == clean["latency.total.p50"]  # errors have no timings
+
+    # Nothing but errors: every score at its worst, none missing (None would read as "not measured").
+    worst, _ = aggregate([err_q, err_u], k=6)
+    assert worst["errors"] == 2 and worst["questions"] == 2
+    for name in SCORES:
+        assert worst[name] == 0.0, (name, worst[name])
+    assert worst["answerable_wrongly_refused"] == 1.0
 
 
 def test_percentile():
