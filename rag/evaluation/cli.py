@@ -1,4 +1,4 @@
-"""``rag eval``: question sets, report comparison and BEIR benchmarks.
+"""``rag eval``: question sets, report comparison, BEIR benchmarks and SQuAD.
 
 Registered in rag/cli.py; heavy imports stay inside the function so ``rag --help`` stays fast.
 """
@@ -18,6 +18,8 @@ Examples:
   rag eval corpus/questions/briefings.jsonl --fail-under key_accuracy_answerable=0.9 --fail-under quote_validity=1
   rag eval --compare before/report.json after/report.json
   rag eval --beir ../shared/benchmarks/beir-scifact --split test --retriever hybrid --run-out run.trec
+  rag eval --squad2 ../shared/benchmarks/squad-v2-sample500 --closed --out /tmp/squad2-closed
+  rag eval --squad ../shared/benchmarks/squad-v1.1-dev --fail-under answerable_correct=0.5
 """
 
 
@@ -26,7 +28,7 @@ def eval_command(
         Optional[list[Path]],
         typer.Argument(help="QUESTIONS.jsonl, or with --compare two report.json files", show_default=False),
     ] = None,
-    index: Annotated[Optional[str], typer.Option("--index", help="Index folder (default: RAG_INDEX_DIR or ./.rag-index); with --beir, the cache folder")] = None,
+    index: Annotated[Optional[str], typer.Option("--index", help="Index folder (default: RAG_INDEX_DIR or ./.rag-index); with --beir, the cache folder; with --squad/--squad2, the cache folder (default: RAG_CACHE_DIR)")] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for report.json, report.md, report.html")] = Path("eval-report"),
     k: Annotated[Optional[int], typer.Option("--k", help="Passages retrieved per question (default: RAG_K)")] = None,
     fail_under: Annotated[
@@ -42,10 +44,15 @@ def eval_command(
     split: Annotated[str, typer.Option("--split", help="BEIR qrels split")] = "test",
     retriever: Annotated[str, typer.Option("--retriever", help="BEIR: dense | bm25 | hybrid")] = "hybrid",
     run_out: Annotated[Optional[Path], typer.Option("--run-out", help="BEIR: write the TREC run file here")] = None,
+    squad2: Annotated[Optional[Path], typer.Option("--squad2", help="A SQuAD 2.0 sample folder (queries.json, ground_truth.json)")] = None,
+    squad: Annotated[
+        Optional[Path], typer.Option("--squad", help="SQuAD v1.1 dev-v1.1.json or its folder: the held-out articles of corpus/heldout/squad_articles.json")
+    ] = None,
+    closed: Annotated[bool, typer.Option("--closed", help="SQuAD: retrieve only from the question's own context (as published reader scores do)")] = False,
     chunk_tokens: Annotated[Optional[int], typer.Option("--chunk-tokens", help="Override RAG_CHUNK_TOKENS (BEIR indexes are cached per value)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON")] = False,
 ) -> None:
-    """Measure answers, citations, refusals and latency on a question set; or run a BEIR benchmark."""
+    """Measure answers, citations, refusals and latency on a question set; or run a BEIR benchmark or SQuAD."""
     from rich.console import Console
 
     from rag.config import Settings
@@ -59,7 +66,8 @@ def eval_command(
         say(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
     try:
-        settings = Settings.from_env(index_dir=None if beir else index, chunk_tokens=chunk_tokens)
+        # BEIR and SQuAD build their own indexes; --index names the cache folder for them.
+        settings = Settings.from_env(index_dir=None if (beir or squad2 or squad) else index, chunk_tokens=chunk_tokens)
     except ValueError as exc:
         say(f"[red]configuration error:[/] {exc}")
         raise typer.Exit(2) from exc
@@ -75,6 +83,12 @@ def eval_command(
             say("[red]error:[/] --beir takes no question file")
             raise typer.Exit(2)
         metrics = _beir(beir, split, retriever, run_out, settings, index, out, as_json, say)
+    elif squad2 is not None or squad is not None:
+        if paths or (squad2 is not None and squad is not None):
+            say("[red]error:[/] give one of --squad2 FOLDER or --squad PATH, and no question file")
+            raise typer.Exit(2)
+        kind, data = ("squad2", squad2) if squad2 is not None else ("squad", squad)
+        metrics = _squad(kind, data, closed, settings, k, index, out, as_json, say)
     else:
         if len(paths) != 1:
             say("[red]error:[/] give one question file (JSONL), e.g. rag eval corpus/questions/briefings.jsonl" + EXAMPLES)
@@ -214,3 +228,38 @@ def _beir(folder: Path, split: str, retriever: str, run_out, settings, cache, ou
             say(f"run file: {run_out}")
         say(f"result: {path}")
     return dict(result.metrics)
+
+
+def _squad(kind: str, data: Path, closed: bool, settings, k, cache, out: Path, as_json: bool, say) -> dict:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .report import fmt
+    from .squad import SquadError, run_squad
+    from .squad_report import rows, title, write_squad_reports
+
+    console = Console(stderr=True)
+    try:
+        with _progress_bar(console, as_json) as bar:
+            task = bar.add_task(kind, total=None)
+
+            def progress(done: int, total: int, name: str) -> None:
+                bar.update(task, completed=done, total=total, description=f"{kind} {name}"[:40])
+
+            report = run_squad(kind, data, settings, closed=closed, k=k, cache_root=cache, progress=progress, log=say)
+    except SquadError as exc:
+        say(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    paths = write_squad_reports(report, out)
+    m = report["metrics"]
+    if as_json:
+        print(json.dumps(m, indent=1))
+    else:
+        table = Table(title=f"{title(report)}: {m['questions']} questions, {report['config']['wall_seconds']} s")
+        for col, just in (("metric", "left"), ("name", "left"), ("value", "right")):
+            table.add_column(col, justify=just)
+        for label, name, value in rows(m):
+            table.add_row(label, name, fmt(value))
+        Console().print(table)
+    say(f"reports: {paths['json']}, {paths['md']}, {paths['html']}")
+    return m
