@@ -332,13 +332,19 @@ def aggregate(records: list[dict], k: int) -> tuple[dict[str, float | None], dic
     """Flat metric dict (the names --fail-under uses) and per-type breakdown.
 
     Each record: {"type", "answerable", "metrics": score_question(...), "timings": {...}}
+    A question that raised ({"error": ...}, no metrics) counts in ``errors`` and is wrong
+    in every metric: it stays in every denominator (one wrong citation and one invalid
+    quote in the pooled ratios; refused if answerable, answered if not), so errors can
+    never raise or hold a score. Only latencies skip it (it has no timings).
     """
     ok = [r for r in records if "error" not in r]
-    answerable = [r for r in ok if r["answerable"]]
-    unanswerable = [r for r in ok if not r["answerable"]]
-    m = lambda r: r["metrics"]  # noqa: E731
+    answerable = [r for r in records if r["answerable"]]
+    unanswerable = [r for r in records if not r["answerable"]]
+    failed = {"hit": False, "reciprocal_rank": 0.0, "evidence_recall": 0.0, "key_correct": False, "citation_recall": 0.0,
+              "citations": [{"correct": False, "quote_matches_evidence": False}], "quotes": [{"valid": False}]}
+    m = lambda r: r["metrics"] if "error" not in r else {**failed, "refused": r["answerable"]}  # noqa: E731
     all_judged = [j for r in answerable for j in m(r)["citations"]]
-    all_quotes = [x for r in ok for x in m(r)["quotes"]]
+    all_quotes = [x for r in records for x in m(r)["quotes"]]
     metrics: dict[str, float | None] = {
         "questions": len(records),
         "errors": len(records) - len(ok),
@@ -346,7 +352,7 @@ def aggregate(records: list[dict], k: int) -> tuple[dict[str, float | None], dic
         "hit_at_k": _mean(m(r)["hit"] for r in answerable),
         "mrr": _mean(m(r)["reciprocal_rank"] for r in answerable),
         "evidence_recall": _mean(m(r)["evidence_recall"] for r in answerable),
-        "key_accuracy": _mean(m(r)["key_correct"] for r in ok),
+        "key_accuracy": _mean(m(r)["key_correct"] for r in records),
         "key_accuracy_answerable": _mean(m(r)["key_correct"] for r in answerable),
         "citation_precision": round(sum(j["correct"] for j in all_judged) / len(all_judged), 4) if all_judged else None,
         "citation_precision_quote": (
@@ -363,7 +369,7 @@ def aggregate(records: list[dict], k: int) -> tuple[dict[str, float | None], dic
         metrics[f"latency.{stage}.p95"] = percentile(values, 95)
     by_type: dict[str, dict[str, Any]] = {}
     for t in sorted({r["type"] for r in records}):
-        rs = [r for r in ok if r["type"] == t]
+        rs = [r for r in records if r["type"] == t]
         ans = [r for r in rs if r["answerable"]]
         by_type[t] = {
             "n": len([r for r in records if r["type"] == t]),
