@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import rag
-from rag.chunking import chunk_document, count_tokens
+from rag.chunking import chunk_document, count_tokens, plain_headings
 from rag.loaders import load
 
 from .conftest import CORPUS, SEEDS
@@ -16,7 +16,7 @@ SETTINGS = rag.Settings.from_env(index_dir="/nonexistent")
 
 
 def _documents() -> list[Path]:
-    return sorted(CORPUS.glob("*.md")) + sorted(SEEDS.glob("*"))
+    return sorted(CORPUS.glob("*.md")) + sorted(CORPUS.glob("*.txt")) + sorted(SEEDS.glob("*"))
 
 
 @pytest.mark.parametrize("path", _documents(), ids=lambda p: p.name)
@@ -27,16 +27,22 @@ def test_offsets_round_trip(path: Path) -> None:
     for chunk in chunks:
         assert doc.text[chunk.start : chunk.end] == chunk.body
         assert chunk.body.strip() == chunk.body
-    # Nothing but headings (carried in each chunk's context) is left outside.
+    # Nothing but headings (carried in each chunk's context) is left outside:
+    # '#' lines, or in plain text the lines plain_headings() finds.
     covered = set()
     for chunk in chunks:
         covered.update(range(chunk.start, chunk.end))
+    plain = {line.strip(): h.title for h in plain_headings(doc.text) for line in doc.text[h.start : h.end].splitlines()}
     pos = 0
     for line in doc.text.splitlines(keepends=True):
         outside = "".join(ch for i, ch in enumerate(line, pos) if i not in covered).strip()
         if outside:
-            assert line.startswith("#") and line.strip() == outside, f"text outside every chunk: {outside!r}"
-            assert any(line.lstrip("# ").strip() in c.context for c in chunks)
+            assert line.strip() == outside, f"part of a line outside every chunk: {outside!r}"
+            if line.startswith("#"):
+                assert any(line.lstrip("# ").strip() in c.context for c in chunks)
+            else:
+                assert outside in plain, f"text outside every chunk: {outside!r}"
+                assert any(plain[outside] in c.context for c in chunks) or plain[outside] == doc.title
         pos += len(line)
 
 
