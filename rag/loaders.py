@@ -41,6 +41,54 @@ _FULL_DATE = re.compile(
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.M)
 
 
+_DAY_MONTH = re.compile(
+    rf"^(?:(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m1>{_MONTHS})\.?|(?P<m2>{_MONTHS})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?)"
+    rf"(?:,?\s+(?P<year>(?:19|20)\d\d))?$",
+    re.I,
+)
+# A wire dateline opening the first paragraph: "BEIJING, 30 Nov (Reuters) – ",
+# "MANILA, Philippines, March 14, 2024 (AP) — ", "DHAKA – ". The place is in
+# capitals; what sits between it and the agency or dash is a country and/or a date.
+_DATELINE = re.compile(
+    r"^\s*(?P<place>(?=[A-Z.'’ -]{3})[A-Z][A-Z.'’-]*(?:\s+[A-Z][A-Z.'’-]*){0,3})"
+    r"(?P<rest>(?:\s*,\s*[^()\n–—]{2,40}?)?)"
+    r"\s*(?:\((?P<agency>[^()\n]{1,40})\))?\s*(?:--?|–|—)\s+\S"
+)
+# Places whose region, in the sample corpus's vocabulary, is not in doubt.
+# Cities with a namesake elsewhere (San José, Kingston, Santiago, Panama City)
+# and countries that straddle regions (Russia, Turkey, Egypt, Afghanistan) are
+# left out: a dateline from them gives no region.
+_REGION_PLACES = {
+    "East Asia": "Beijing, Shanghai, Hong Kong, Taipei, Tokyo, Osaka, Seoul, Busan, Pyongyang, Ulaanbaatar, "
+    "China, Taiwan, Japan, South Korea, North Korea, Mongolia",
+    "Southeast Asia": "Manila, Jakarta, Hanoi, Ho Chi Minh City, Bangkok, Kuala Lumpur, Singapore, Phnom Penh, "
+    "Vientiane, Yangon, Naypyitaw, Nay Pyi Taw, Naypyidaw, Dili, Bandar Seri Begawan, Philippines, Indonesia, "
+    "Vietnam, Thailand, Malaysia, Cambodia, Laos, Myanmar, Timor-Leste, Brunei",
+    "South Asia": "New Delhi, Mumbai, Kolkata, Chennai, Islamabad, Karachi, Lahore, Dhaka, Chittagong, Chattogram, "
+    "Kathmandu, Colombo, Thimphu, India, Pakistan, Bangladesh, Nepal, Sri Lanka, Bhutan, Maldives",
+    "Middle East": "Tehran, Baghdad, Damascus, Beirut, Amman, Riyadh, Jeddah, Doha, Abu Dhabi, Dubai, Muscat, "
+    "Manama, Kuwait City, Sanaa, Aden, Jerusalem, Tel Aviv, Gaza, Ramallah, Iran, Iraq, Syria, Lebanon, Jordan, "
+    "Saudi Arabia, Qatar, United Arab Emirates, UAE, Oman, Bahrain, Kuwait, Yemen, Israel",
+    "Eastern Europe": "Kyiv, Kiev, Kharkiv, Odesa, Odessa, Lviv, Minsk, Chisinau, Ukraine, Belarus, Moldova",
+    "Africa": "Abuja, Lagos, Niamey, Bamako, Ouagadougou, Dakar, Conakry, Freetown, Monrovia, Bissau, Accra, Lome, "
+    "Cotonou, Malabo, Yaounde, Douala, Libreville, Kinshasa, Brazzaville, Luanda, Nairobi, Mogadishu, "
+    "Addis Ababa, Kampala, Kigali, Juba, Khartoum, N'Djamena, Maputo, Harare, Lusaka, Pretoria, Johannesburg, "
+    "Dar es Salaam, Abidjan, Nigeria, Niger, Mali, Burkina Faso, Senegal, Guinea, Sierra Leone, Liberia, "
+    "Guinea-Bissau, Ghana, Togo, Benin, Equatorial Guinea, Cameroon, Gabon, Angola, Kenya, Somalia, Ethiopia, "
+    "Uganda, Rwanda, South Sudan, Sudan, Chad, Mozambique, Zimbabwe, Zambia, South Africa, Tanzania, "
+    "Ivory Coast, Côte d'Ivoire",
+    "Latin America": "Mexico City, Guatemala City, San Salvador, Tegucigalpa, Managua, Bogota, Bogotá, Caracas, "
+    "Quito, Lima, La Paz, Buenos Aires, Montevideo, Asuncion, Asunción, Brasilia, Brasília, Sao Paulo, São Paulo, "
+    "Rio de Janeiro, Havana, Santo Domingo, Port-au-Prince, Roseau, Port of Spain, Bridgetown, Castries, Mexico, "
+    "Guatemala, El Salvador, Honduras, Nicaragua, Colombia, Venezuela, Ecuador, Peru, Bolivia, Argentina, "
+    "Uruguay, Paraguay, Brazil, Cuba, Dominican Republic, Haiti, Dominica, Trinidad and Tobago, Barbados",
+    "Arctic": "Longyearbyen, Nuuk, Murmansk, Tromso, Tromsø, Svalbard, Greenland",
+}
+_PLACES = {
+    name.strip().lower(): region for region, names in _REGION_PLACES.items() for name in names.split(",")
+}
+
+
 def parse_date(raw: str) -> str | None:
     """Normalise one full written date (as matched by _FULL_DATE) to ISO."""
     from dateutil import parser
@@ -55,30 +103,125 @@ def parse_date(raw: str) -> str | None:
         return None
 
 
+def _first_paragraph(text: str) -> str:
+    """The lead: the first run of prose lines that is not a heading (``#`` or
+    plain), a ``Key: value`` line, a list or a table."""
+    from .chunking import _BULLET, _TABLE_LINE, plain_headings
+
+    headings = plain_headings(text)
+    lead: list[str] = []
+    pos = 0
+    for line in text.split("\n"):
+        here, pos = pos, pos + len(line) + 1
+        bare = line.strip()
+        if (
+            not bare
+            or any(h.start < pos and here <= h.end for h in headings)
+            or _HEADING.match(bare)
+            or _BULLET.match(bare)
+            or _TABLE_LINE.match(bare)
+            or (re.match(r"^[^:]{1,30}:\s", bare) and len(bare) < 120 and not _DATELINE.match(bare))
+        ):
+            if lead:
+                break
+            continue
+        lead.append(line)
+    return "\n".join(lead)
+
+
+def _distinct_dates(text: str) -> list[str]:
+    found: list[str] = []
+    for match in _FULL_DATE.finditer(text):
+        iso = parse_date(match.group(1))
+        if iso and iso not in found:
+            found.append(iso)
+    return found
+
+
+def _dateline(text: str) -> re.Match | None:
+    return _DATELINE.match(_first_paragraph(text))
+
+
+def _dateline_date(match: re.Match, text: str) -> str | None:
+    """The dateline's date; a date without a year takes the year only from full
+    dates of that same month elsewhere in the text, and only when they agree."""
+    rest = [p.strip() for p in match.group("rest").split(",") if p.strip()]
+    for i in range(len(rest)):
+        day_month = _DAY_MONTH.match(", ".join(rest[i:]))
+        if day_month:
+            break
+    else:
+        return None
+    day = int(day_month.group("d1") or day_month.group("d2"))
+    month_name = (day_month.group("m1") or day_month.group("m2")).lower()[:3]
+    month = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"].index(month_name) + 1
+    year = day_month.group("year")
+    if year is None:
+        years = {iso[:4] for iso in _distinct_dates(text) if int(iso[5:7]) == month}
+        if len(years) != 1:
+            return None
+        year = years.pop()
+    try:
+        return date(int(year), month, day).isoformat()
+    except ValueError:
+        return None
+
+
 def find_date(text: str) -> str | None:
-    """The ``Date:`` line's date, else the first full date in the text."""
+    """The briefing's date, only where the text gives it unambiguously: a
+    ``Date:`` line; else a dateline's date ("BEIJING, 30 Nov (Reuters) –",
+    its year from the text when that is not in doubt); else the one date of the
+    lead paragraph. A date further down (a background event, the next round of
+    talks) is not the briefing's, and several dates in the lead leave no rule
+    to choose: None, never a guess."""
     line = _DATE_LINE.search(text)
     if line:
         found = _FULL_DATE.search(line.group(1))
         iso = parse_date(found.group(1)) if found else None
         if iso:
             return iso
-    for match in _FULL_DATE.finditer(text):
-        iso = parse_date(match.group(1))
+    dateline = _dateline(text)
+    if dateline:
+        iso = _dateline_date(dateline, text)
         if iso:
             return iso
-    return None
+    lead = _distinct_dates(_first_paragraph(text))
+    return lead[0] if len(lead) == 1 else None
 
 
 def find_region(text: str) -> str | None:
+    """The ``Region:`` line; else the region of a dateline's place when it is
+    one of the places listed in ``_REGION_PLACES`` (and its country, if given,
+    agrees); else None."""
     match = _REGION_LINE.search(text)
-    return match.group(1).strip(" *_") if match else None
+    if match:
+        return match.group(1).strip(" *_")
+    dateline = _dateline(text)
+    if not dateline:
+        return None
+    names = [dateline.group("place")] + [p for p in dateline.group("rest").split(",") if p.strip()]
+    regions = set()
+    for name in names:
+        key = " ".join(name.lower().replace("’", "'").split()).strip(".")
+        if key in _PLACES:
+            regions.add(_PLACES[key])
+        elif name is names[0]:
+            return None  # the place itself is not one we can place
+    return regions.pop() if len(regions) == 1 else None
 
 
 def find_title(text: str, path: Path) -> str:
+    """A ``#`` heading; else for plain text its title line (a ``Title:`` line or
+    a heading at the top) or its first heading; else the file name."""
     match = _HEADING.search(text)
     if match:
         return match.group(1).strip()
+    from .chunking import plain_headings
+
+    headings = plain_headings(text)
+    if headings:
+        top = [h for h in headings if h.level == 1]
+        return (top or headings)[0].title
     return path.stem.replace("_", " ").replace("-", " ").strip()
 
 
