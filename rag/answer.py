@@ -223,14 +223,32 @@ def _cue_score(cues: set[str], text: str) -> float:
     return hits / len(cues)
 
 
+def _headings_of(passage: Passage) -> set[str]:
+    """The title and heading path of a passage, normalised: context, never a unit."""
+    names = [passage.title, *passage.heading.split(" > ")]
+    return {" ".join(n.lower().strip(" #*_").split()) for n in names if n.strip()}
+
+
+def _section(passage: Passage) -> str:
+    """The heading of the section a passage sits in; empty when it sits under
+    the title alone (a heading equal to the title is the title, or its fallback:
+    the file name for an untitled file)."""
+    if not passage.heading or passage.heading == passage.title:
+        return ""
+    return passage.heading.rsplit(" > ", 1)[-1]
+
+
 def _units(passages: list[Passage]) -> list[tuple[Unit, Passage]]:
     seen: set[str] = set()
     out = []
     for p in passages:
         header_line = p.context.splitlines()[-1] if p.kind == "table" and "\n" in p.context else ""
         header = tuple(split_row(header_line)) if header_line.startswith("|") else ()
+        headings = _headings_of(p)
         for unit in passage_units(p, header):
             key = " ".join(unit.text.lower().split())
+            if key.strip(" #*_.") in headings:
+                continue  # a heading line is context for the units below it, not an answer
             if key not in seen:
                 seen.add(key)
                 out.append((unit, p))
@@ -455,7 +473,10 @@ def compose(question: str, chosen: list[Evidence], passages: list[Passage]) -> A
     for n, ev in enumerate(ordered, start=1):
         text = ev.unit.readable().rstrip()
         if ev.unit.kind == "row":
-            text = f"{ev.passage.heading.rsplit(' > ', 1)[-1]}: {text}."
+            # The row's own table context: its section heading, or nothing (never
+            # the title, which for an untitled file is only the file name).
+            section = _section(ev.passage)
+            text = f"{section}: {text}." if section else f"{text}."
         elif text[-1:] not in ".!?":
             text += "."
         sentences.append(f"{text} [{n}]")

@@ -3,6 +3,10 @@
 A unit is what one citation quotes: a sentence of prose, one list item, one
 ``Key: value`` line, or one table row (with its table's header, so the row
 can be read on its own). Offsets are into the document text.
+
+A heading is never a unit: it is context for the units below it. Chunks hold
+no heading lines, and a heading line met in other text (a passage chunked
+before plain-text headings were detected) is skipped here as well.
 """
 
 from __future__ import annotations
@@ -11,10 +15,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .chunking import _TABLE_LINE, _TABLE_RULE
+from .chunking import _BULLET, _HEADING, _TABLE_LINE, _TABLE_RULE, plain_headings
 from .models import Passage
-
-_BULLET = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,22 @@ def _trimmed(text: str, start: int, end: int, base: int, kind: str, header=()) -
     return Unit(base + start, base + end, text[start:end], kind, tuple(header))
 
 
+def _headerless_first_row(rows: list[str]) -> bool:
+    """Whether the first row of a table without a ``|---|`` rule is its header:
+    some column holds a figure in every other row but none in the first
+    ("| Ship | Tonnage |" over "| Frigate | 3,000 |"). Otherwise the rows are
+    all data and are read without column names."""
+    if len(rows) < 2:
+        return False
+    cells = [split_row(r) for r in rows]
+    first, rest = cells[0], cells[1:]
+    if any(any(ch.isdigit() for ch in c) for c in first):
+        return False
+    return any(
+        all(len(r) == len(first) and any(ch.isdigit() for ch in r[col]) for r in rest) for col in range(len(first))
+    )
+
+
 def units_of(text: str, base: int = 0, header: tuple[str, ...] = ()) -> list[Unit]:
     """Units of ``text``, which starts at offset ``base`` of its document.
 
@@ -68,6 +86,7 @@ def units_of(text: str, base: int = 0, header: tuple[str, ...] = ()) -> list[Uni
     pos = 0
     lines = text.splitlines(keepends=True)
     paragraph: list[tuple[int, str]] = []
+    heading_spans = [(h.start, h.end) for h in plain_headings(text)]
 
     def flush_paragraph() -> None:
         if not paragraph:
@@ -83,12 +102,17 @@ def units_of(text: str, base: int = 0, header: tuple[str, ...] = ()) -> list[Uni
     current_header: tuple[str, ...] = header
     for i, line in enumerate(lines):
         bare = line.rstrip("\n")
-        if _TABLE_LINE.match(bare):
+        if _HEADING.match(bare) or any(a < pos + len(bare) and pos <= b for a, b in heading_spans):
+            flush_paragraph()  # a heading: context, not an answer
+        elif _TABLE_LINE.match(bare):
             flush_paragraph()
             nxt = lines[i + 1].rstrip("\n") if i + 1 < len(lines) else ""
+            starts_table = i == 0 or not _TABLE_LINE.match(lines[i - 1].rstrip("\n"))
             if _TABLE_RULE.match(bare):
                 pass
             elif _TABLE_RULE.match(nxt):
+                current_header = tuple(split_row(bare))
+            elif starts_table and not (i == 0 and header) and _headerless_first_row(_table_rows(lines, i)):
                 current_header = tuple(split_row(bare))
             else:
                 unit = _trimmed(text, pos, pos + len(bare), base, "row", current_header)
@@ -108,6 +132,17 @@ def units_of(text: str, base: int = 0, header: tuple[str, ...] = ()) -> list[Uni
         pos += len(line)
     flush_paragraph()
     return units
+
+
+def _table_rows(lines: list[str], i: int) -> list[str]:
+    rows = []
+    for line in lines[i:]:
+        bare = line.rstrip("\n")
+        if not _TABLE_LINE.match(bare):
+            break
+        if not _TABLE_RULE.match(bare):
+            rows.append(bare)
+    return rows
 
 
 def passage_units(passage: Passage, context_header: tuple[str, ...] = ()) -> list[Unit]:
