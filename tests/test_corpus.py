@@ -15,7 +15,9 @@ import pytest
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 BRIEFINGS = CORPUS / "briefings"
-QUESTIONS = CORPUS / "questions" / "briefings.jsonl"
+QUESTIONS = CORPUS / "questions" / "briefings.jsonl"  # the tune split
+# Questions on the plain-text briefings held out from tuning (to be merged into test.jsonl).
+PLAINTEXT_TEST = CORPUS / "questions" / "plaintext-test.jsonl"
 
 TYPES = {
     "factoid",
@@ -68,25 +70,36 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def _load_questions() -> list[dict]:
+def _load_questions(path: Path = QUESTIONS) -> list[dict]:
     rows = []
-    with QUESTIONS.open(encoding="utf-8") as fh:
+    with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError as exc:  # pragma: no cover - reported as failure
-                pytest.fail(f"{QUESTIONS.name}:{lineno}: invalid JSON: {exc}")
+                pytest.fail(f"{path.name}:{lineno}: invalid JSON: {exc}")
     return rows
 
 
 QUESTION_ROWS = _load_questions() if QUESTIONS.exists() else []
-BRIEFING_TEXTS = (
+PLAINTEXT_TEST_ROWS = _load_questions(PLAINTEXT_TEST) if PLAINTEXT_TEST.exists() else []
+ALL_ROWS = QUESTION_ROWS + PLAINTEXT_TEST_ROWS
+# Markdown briefings (title, Date:/Region: lines, ## sections) and plain-text
+# briefings in the users' own format (dateline, unmarked headline lines, lists
+# and pipe tables; no Markdown): both are sources questions may cite.
+MD_TEXTS = (
     {p.name: p.read_text(encoding="utf-8") for p in sorted(BRIEFINGS.glob("*.md"))}
     if BRIEFINGS.exists()
     else {}
 )
+TXT_TEXTS = (
+    {p.name: p.read_text(encoding="utf-8") for p in sorted(BRIEFINGS.glob("*.txt"))}
+    if BRIEFINGS.exists()
+    else {}
+)
+BRIEFING_TEXTS = {**MD_TEXTS, **TXT_TEXTS}
 
 
 def _qid(row: dict) -> str:
@@ -99,12 +112,16 @@ def _qid(row: dict) -> str:
 def test_corpus_files_exist():
     assert BRIEFINGS.is_dir(), BRIEFINGS
     assert QUESTIONS.is_file(), QUESTIONS
-    assert len(BRIEFING_TEXTS) >= 20, f"only {len(BRIEFING_TEXTS)} briefings"
+    assert PLAINTEXT_TEST.is_file(), PLAINTEXT_TEST
+    assert len(MD_TEXTS) >= 20, f"only {len(MD_TEXTS)} Markdown briefings"
+    assert len(TXT_TEXTS) >= 3, f"only {len(TXT_TEXTS)} plain-text briefings"
+    stray = [p.name for p in BRIEFINGS.iterdir() if p.suffix not in {".md", ".txt"}]
+    assert not stray, f"unexpected files in {BRIEFINGS}: {stray}"
 
 
-@pytest.mark.parametrize("name", sorted(BRIEFING_TEXTS))
+@pytest.mark.parametrize("name", sorted(MD_TEXTS))
 def test_briefing_header(name):
-    text = BRIEFING_TEXTS[name]
+    text = MD_TEXTS[name]
     assert re.fullmatch(r"\d\d-[a-z0-9-]+\.md", name), f"bad file name {name}"
     assert text.startswith("# "), f"{name} must start with a '# ' title"
     date = re.search(r"^Date: (\d{4}-\d{2}-\d{2})\s*$", text, re.M)
@@ -122,17 +139,77 @@ def test_briefing_header(name):
     assert 250 <= words <= 600, f"{name}: body has {words} words"
 
 
+# A wire dateline: PLACE in capitals, optionally ", Country" and/or ", date", an
+# optional "(Agency)", then a dash: "SINGAPORE, 12 March (Regional Security Desk) – ".
+_DATELINE = re.compile(r"^[A-Z][A-Z.'’ -]{2,}(?:, [^()\n–—]{2,40}?)? ?(?:\([^()\n]{1,40}\) )?[–—-] \S")
+_LIST_ITEM = re.compile(r"^(?:[-*•]|\d{1,3}[.)]) \S")
+_TABLE_ROW = re.compile(r"^\|.*\|$")
+_TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}")
+
+
+def _headline_lines(text: str) -> list[str]:
+    """Lines that read as headlines: standalone, short, no final stop, colon or comma."""
+    lines = text.splitlines()
+    found = []
+    for i, line in enumerate(lines):
+        s = line.strip()
+        nxt = next((x.strip() for x in lines[i + 1 :] if x.strip()), "")
+        if (
+            s
+            and s[0].isupper()
+            and len(s.split()) <= 14
+            and s[-1] not in ".,;:"
+            and not _LIST_ITEM.match(s)
+            and not _TABLE_ROW.match(s)
+            and len(nxt) > len(s)
+        ):
+            found.append(s)
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(TXT_TEXTS))
+def test_plaintext_briefing_shape(name):
+    """The users' format: no Markdown, a dateline lead, headline lines, a bullet
+    and a numbered list, a pipe table without a |---| rule."""
+    text = TXT_TEXTS[name]
+    assert re.fullmatch(r"\d\d-[a-z0-9-]+\.txt", name), f"bad file name {name}"
+    assert not re.search(r"^#", text, re.M), f"{name}: plain text has no '#' headings"
+    assert not re.search(r"^(?:Date|Region|Title):", text, re.M), f"{name}: no metadata lines in this format"
+    lines = [x.strip() for x in text.splitlines() if x.strip()]
+    datelines = [x for x in lines if _DATELINE.match(x)]
+    assert len(datelines) == 1 and datelines[0] in lines[:2], f"{name}: the lead opens with one dateline"
+    headlines = _headline_lines(text)
+    assert 3 <= len(headlines) <= 5, f"{name}: {len(headlines)} headline lines: {headlines}"
+    assert any(re.match(r"^[-•*] \S", x) for x in lines), f"{name}: no bullet list"
+    assert any(re.match(r"^\d{1,2}\. \S", x) for x in lines), f"{name}: no numbered list"
+    rows = [x for x in lines if _TABLE_ROW.match(x)]
+    assert len(rows) >= 3, f"{name}: no pipe table"
+    assert not any(_TABLE_RULE.match(x) for x in rows), f"{name}: its table should have no header rule"
+    words = len(text.split())
+    assert 250 <= words <= 600, f"{name}: {words} words"
+
+
 def test_briefings_cover_every_region():
     found = Counter(
-        re.search(r"^Region: (.+?)\s*$", t, re.M).group(1) for t in BRIEFING_TEXTS.values()
+        re.search(r"^Region: (.+?)\s*$", t, re.M).group(1) for t in MD_TEXTS.values()
     )
     assert set(found) == REGIONS, found
     assert all(n >= 2 for n in found.values()), found
 
 
 def test_enough_briefings_with_tables():
-    with_tables = [n for n, t in BRIEFING_TEXTS.items() if re.search(r"^\|\s*-{3,}", t, re.M)]
+    with_tables = [n for n, t in MD_TEXTS.items() if re.search(r"^\|\s*-{3,}", t, re.M)]
     assert len(with_tables) >= 7, with_tables
+
+
+@pytest.mark.parametrize("name", sorted(TXT_TEXTS))
+def test_plaintext_briefings_have_questions_in_both_splits(name):
+    for rows, split in ((QUESTION_ROWS, "tune"), (PLAINTEXT_TEST_ROWS, "test")):
+        on_it = [r for r in rows if name in r.get("sources", [])]
+        assert len(on_it) >= 3, f"{name}: {len(on_it)} {split} questions"
+        assert {r["type"] for r in on_it} - {"factoid"}, f"{name}: only factoid {split} questions"
+    unanswerable = [r for r in ALL_ROWS if r.get("type") == "unanswerable" and str(r.get("id", "")).startswith("p")]
+    assert len(unanswerable) >= len(TXT_TEXTS), "a near-miss question per plain-text briefing"
 
 
 # --------------------------------------------------------------------------- questions
@@ -140,7 +217,7 @@ def test_enough_briefings_with_tables():
 
 def test_question_count_and_unique_ids():
     assert len(QUESTION_ROWS) >= MIN_QUESTIONS, len(QUESTION_ROWS)
-    ids = [_qid(r) for r in QUESTION_ROWS]
+    ids = [_qid(r) for r in ALL_ROWS]  # unique across the splits, which get merged
     dupes = [i for i, n in Counter(ids).items() if n > 1]
     assert not dupes, f"duplicate ids: {dupes}"
 
@@ -165,7 +242,7 @@ def test_required_patrol_question_present():
     assert hits == rows[0]["sources"], hits
 
 
-@pytest.mark.parametrize("row", QUESTION_ROWS, ids=_qid)
+@pytest.mark.parametrize("row", ALL_ROWS, ids=_qid)
 def test_question_fields(row):
     for field, kind in (
         ("id", str),
@@ -196,7 +273,7 @@ def test_question_fields(row):
         assert row.get("history"), "follow-up questions need a history"
 
 
-@pytest.mark.parametrize("row", QUESTION_ROWS, ids=_qid)
+@pytest.mark.parametrize("row", ALL_ROWS, ids=_qid)
 def test_unanswerable_consistency(row):
     is_unanswerable = row["type"] == "unanswerable"
     assert is_unanswerable == (row["answer"] == UNANSWERABLE)
@@ -207,7 +284,7 @@ def test_unanswerable_consistency(row):
         assert row["sources"] and row["evidence"]
 
 
-@pytest.mark.parametrize("row", [r for r in QUESTION_ROWS if r.get("sources")], ids=_qid)
+@pytest.mark.parametrize("row", [r for r in ALL_ROWS if r.get("sources")], ids=_qid)
 def test_evidence_is_verbatim(row):
     for src in row["sources"]:
         assert src in BRIEFING_TEXTS, f"unknown source {src}"
@@ -219,7 +296,7 @@ def test_evidence_is_verbatim(row):
         )
 
 
-@pytest.mark.parametrize("row", [r for r in QUESTION_ROWS if r.get("must_include")], ids=_qid)
+@pytest.mark.parametrize("row", [r for r in ALL_ROWS if r.get("must_include")], ids=_qid)
 def test_keys_in_answer_and_evidence(row):
     answer = row["answer"].lower()
     evidence = normalise(" ".join(row["evidence"]))
