@@ -212,3 +212,28 @@ def test_check_and_repair_fix_orphans_missing_vectors_and_stale_bm25(tmp_path: P
     assert not (index / "ingest.pending").exists()
     idx.lexical._generation = -1
     assert idx.check().ok
+
+
+def test_index_state_surfaces_a_chroma_read_failure(tmp_path: Path) -> None:
+    """The consistency checks above read Chroma through index_state: a Chroma that cannot
+    be read must fail them, not pass as an index with no vectors."""
+    folder, index = tmp_path / "b", tmp_path / "index"
+    folder.mkdir()
+    shutil.copy(sorted(CORPUS.glob("*.md"))[0], folder)
+    assert rag.ingest([str(folder)], settings=rag.Settings.from_env(index_dir=str(index))).ok
+    state = index_state(index)
+    assert state["vectors"] and sorted(state["vectors"]) == sorted(c for c, _ in state["chunks"])
+    db = sqlite3.connect(index / "chroma" / "chroma.sqlite3")
+    db.execute("DROP TABLE embeddings")  # the collection is listed, its vectors cannot be read
+    db.commit()
+    db.close()
+    with pytest.raises(AssertionError, match="no such table: embeddings"):
+        index_state(index)
+    # An index killed before Chroma made its collection is the one case of "no vectors".
+    empty = tmp_path / "empty"
+    (empty / "chroma").mkdir(parents=True)
+    sqlite3.connect(empty / "catalog.sqlite").executescript(
+        "CREATE TABLE documents(doc_id, source, n_chunks, text); CREATE TABLE chunks(chunk_id, doc_id);"
+        "CREATE TABLE meta(key, value);"
+    )
+    assert index_state(empty)["vectors"] == []
