@@ -128,9 +128,25 @@ def _progress_bar(console, disable: bool):
     )
 
 
-def _questions(path: Path, settings, k, ingest, out: Path, as_json: bool, say) -> dict:
+def _print_metrics(metrics: dict, title: str, rows: list[tuple[str, str, str]], as_json: bool) -> None:
+    """The metrics as JSON on stdout, or ``rows`` (label, name, value) as a table."""
     from rich.console import Console
     from rich.table import Table
+
+    if as_json:
+        print(json.dumps(metrics, indent=1))
+        return
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("name", style="dim")
+    table.add_column("value", justify="right")
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+
+
+def _questions(path: Path, settings, k, ingest, out: Path, as_json: bool, say) -> dict:
+    from rich.console import Console
 
     from .harness import run_eval
     from .questions import QuestionFileError
@@ -153,19 +169,11 @@ def _questions(path: Path, settings, k, ingest, out: Path, as_json: bool, say) -
         raise typer.Exit(2) from exc
     paths = write_reports(report, out)
     m = report["metrics"]
-    if as_json:
-        print(json.dumps(m, indent=1))
-    else:
-        table = Table(title=f"{m['questions']} questions, k = {m['k']}")
-        table.add_column("metric")
-        table.add_column("name", style="dim")
-        table.add_column("value", justify="right")
-        for name, label in HEADLINE:
-            table.add_row(label, name, fmt(m.get(name)))
-        table.add_row("Latency total p50 / p95 (ms)", "latency.total.p50|p95", f"{fmt(m.get('latency.total.p50'))} / {fmt(m.get('latency.total.p95'))}")
-        Console().print(table)
-        if m.get("errors"):
-            say(f"[red]{m['errors']} question(s) raised an error; see report.md[/]")
+    rows = [(label, name, fmt(m.get(name))) for name, label in HEADLINE]
+    rows.append(("Latency total p50 / p95 (ms)", "latency.total.p50|p95", f"{fmt(m.get('latency.total.p50'))} / {fmt(m.get('latency.total.p95'))}"))
+    _print_metrics(m, f"{m['questions']} questions, k = {m['k']}", rows, as_json)
+    if not as_json and m.get("errors"):
+        say(f"[red]{m['errors']} question(s) raised an error; see report.md[/]")
     say(f"reports: {paths['json']}, {paths['md']}, {paths['html']}")
     return m
 
@@ -232,7 +240,6 @@ def _beir(folder: Path, split: str, retriever: str, run_out, settings, cache, ou
 
 def _squad(kind: str, data: Path, closed: bool, settings, k, cache, out: Path, as_json: bool, say) -> dict:
     from rich.console import Console
-    from rich.table import Table
 
     from .report import fmt
     from .squad import SquadError, run_squad
@@ -252,14 +259,7 @@ def _squad(kind: str, data: Path, closed: bool, settings, k, cache, out: Path, a
         raise typer.Exit(2) from exc
     paths = write_squad_reports(report, out)
     m = report["metrics"]
-    if as_json:
-        print(json.dumps(m, indent=1))
-    else:
-        table = Table(title=f"{title(report)}: {m['questions']} questions, {report['config']['wall_seconds']} s")
-        for col, just in (("metric", "left"), ("name", "left"), ("value", "right")):
-            table.add_column(col, justify=just)
-        for label, name, value in rows(m):
-            table.add_row(label, name, fmt(value))
-        Console().print(table)
+    heading = f"{title(report)}: {m['questions']} questions, {report['config']['wall_seconds']} s"
+    _print_metrics(m, heading, [(label, name, fmt(value)) for label, name, value in rows(m)], as_json)
     say(f"reports: {paths['json']}, {paths['md']}, {paths['html']}")
     return m

@@ -28,7 +28,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -236,6 +236,16 @@ def by_title(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 # -- the run -------------------------------------------------------------------------
+def tracked(items: list[Item], progress: Progress | None) -> Iterator[Item]:
+    """``items``, telling ``progress`` before each one and once more when all are done."""
+    for i, item in enumerate(items):
+        if progress:
+            progress(i, len(items), item.id)
+        yield item
+    if progress:
+        progress(len(items), len(items), "")
+
+
 def run_squad(
     kind: str,
     path: str | Path,
@@ -256,14 +266,8 @@ def run_squad(
     t0 = time.perf_counter()
     engine, ingested = build_index(kind, docs, settings, Path(cache_root) if cache_root else None, log)
     t_index = time.perf_counter() - t0
-    records = []
     t1 = time.perf_counter()
-    for i, item in enumerate(items):
-        if progress:
-            progress(i, len(items), item.id)
-        records.append(ask_one(engine, item, closed, k))
-    if progress:
-        progress(len(items), len(items), "")
+    records = [ask_one(engine, item, closed, k) for item in tracked(items, progress)]
     t_ask = time.perf_counter() - t1
     public = asdict(engine.settings)
     for secret in ("llm_key", "ui_auth"):
