@@ -154,7 +154,8 @@ def build_index(kind: str, docs: dict[str, str], base: Settings, cache_root: Pat
     doc_dir.mkdir(parents=True, exist_ok=True)
     for name, text in docs.items():
         target = doc_dir / name
-        if not target.is_file():  # same name, same text: the key says so
+        # Rewritten when different, so a file cut short by an interrupted run is mended.
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
             target.write_text(text, encoding="utf-8")
     # A local index always: a Chroma server configured for briefings must not receive SQuAD.
     settings = base.with_(index_dir=str(folder / "index"), collection=kind, chroma_url="")
@@ -183,9 +184,13 @@ def ask_one(engine, item: Item, closed: bool, k: int | None) -> dict[str, Any]:
     record.update(
         answer=answer.text, refused=refused, cited=cited, correct=correct,
         own_first=bool(cited) and cited[0] == item.doc, own_any=item.doc in cited,
-        confidence=getattr(answer, "confidence", None), ms=answer.timings.get("total"),
+        confidence=_number(getattr(answer, "confidence", None)), ms=answer.timings.get("total"),
     )
     return record
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)  # a numpy float would not go into report.json
 
 
 def _share(hits: int, total: int) -> float | None:
