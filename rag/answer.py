@@ -73,8 +73,6 @@ _ALIASES = {
     "kyiv": ("ukrain",),
     "tehran": ("iran",),
 }
-_PRONOUN = re.compile(r"\b(?:it|they|them|their|its|there|that|this|those|these|he|she|his|her)\b", re.I)
-_FOLLOW_UP = re.compile(r"^\s*(?:and|also|what about|how about|then)\b|" + _PRONOUN.pattern, re.I)
 
 
 def question_cues(question: str) -> set[str]:
@@ -157,25 +155,6 @@ def answers_kind(question: str, units: list[str]) -> bool:
     if "when" in cues and not _DATE.search(joined):
         return False
     return True
-
-
-def is_follow_up(question: str, history: list[dict] | None) -> bool:
-    """Leans on the conversation: short, opens with "and ...", or points back
-    with a pronoun. A question that names its own subject and points back at
-    nothing stands alone even after "And"."""
-    if not history:
-        return False
-    if question_names(question) and not _PRONOUN.search(question):
-        return False
-    return len(question.split()) <= 6 or bool(_FOLLOW_UP.search(question))
-
-
-def standalone_question(question: str, history: list[dict] | None) -> str:
-    """The question with the last user turn prepended when it leans on the conversation."""
-    if not is_follow_up(question, history):
-        return question
-    previous = [turn.get("content", "") for turn in history or [] if turn.get("role") == "user"]
-    return f"{previous[-1]} {question}" if previous else question
 
 
 @dataclass

@@ -86,6 +86,20 @@ def print_answer(answer: rag.Answer) -> None:
         console.print("[dim]closest passages: " + "; ".join(f"{p.title} ({Path(p.source).name})" for p in answer.passages[:3]))
 
 
+def read_history(path: Path) -> list[dict]:
+    from rag.conversation import parse_history
+
+    try:
+        return parse_history(json.loads(path.read_text(encoding="utf-8")))
+    except OSError as exc:
+        err.print(f"[red]error:[/] --history {path}: cannot be read ({exc.strerror or exc})")
+    except json.JSONDecodeError as exc:
+        err.print(f"[red]error:[/] --history {path}: is not JSON ({exc.msg} at line {exc.lineno})")
+    except ValueError as exc:
+        err.print(f"[red]error:[/] --history {path}: {exc}")
+    raise typer.Exit(2)
+
+
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question")],
@@ -96,12 +110,17 @@ def ask(
     date_from: Annotated[Optional[str], typer.Option(help="Only briefings dated on or after YYYY-MM-DD")] = None,
     date_to: Annotated[Optional[str], typer.Option(help="Only briefings dated on or before YYYY-MM-DD")] = None,
     source: Annotated[Optional[list[str]], typer.Option(help="Only this file (name or path; repeatable)")] = None,
+    history: Annotated[
+        Optional[Path],
+        typer.Option(help='Earlier turns, a JSON file: [{"role": "user"|"assistant", "content": "..."}, ...]'),
+    ] = None,
 ) -> None:
     """Ask a question; the answer cites the sentences it rests on."""
     settings = settings_for(index)
     filters = {"region": region, "date_from": date_from, "date_to": date_to, "source": source}
+    turns = read_history(history) if history else None
     try:
-        answer = rag.ask(question, settings=settings, filters=filters, k=k)
+        answer = rag.ask(question, settings=settings, filters=filters, k=k, history=turns)
     except ValueError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc

@@ -19,6 +19,7 @@ from typing import Any
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from . import answer as extractive
+from . import conversation
 from .catalog import Filters
 from .citations import verify
 from .config import Settings
@@ -75,12 +76,14 @@ class Engine:
         return None
 
     def _condense(self, state: dict[str, Any]) -> dict[str, Any]:
-        state["query"] = extractive.standalone_question(state["question"], state["history"])
-        if self.generative and extractive.is_follow_up(state["question"], state["history"]):
+        rewrite = conversation.rewrite(state["question"], state["history"])
+        state["rewrite"] = rewrite
+        state["query"], state["focus"] = rewrite.standalone, rewrite.focus
+        if self.generative and rewrite.rewritten:
             from .llm import LLMError, generative
 
             try:
-                state["query"] = generative.condense(state["question"], state["history"], self.llm)
+                state["query"] = state["focus"] = generative.condense(state["question"], state["history"], self.llm)
             except LLMError as exc:
                 state["notes"].append(f"the follow-up was not rewritten by the model ({exc})")
         return state
@@ -88,22 +91,43 @@ class Engine:
     def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
         search = SEARCHES[state.get("method", "hybrid")]
         state["passages"] = search(self.index, state["query"], state["k"], state["filters"])
+        state["candidates"] = self._conversation_passages(state, search)
         return state
+
+    def _conversation_passages(self, state: dict[str, Any], search) -> list:
+        """For a follow-up, the retrieved passages of the briefing the conversation is about.
+
+        That briefing is the one the previous turn (question and answer) retrieves
+        first; it is kept unless the follow-up names something it does not mention,
+        which is a switch to another event. All passages stay in ``Answer.passages``.
+        """
+        rewrite = state["rewrite"]
+        passages = state["passages"]
+        if not rewrite.rewritten or not passages:
+            return passages
+        earlier = search(self.index, f"{rewrite.previous} {rewrite.previous_answer}".strip(), 1, state["filters"])
+        if not earlier:
+            return passages
+        doc_id = earlier[0].doc_id
+        doc = self.index.document(doc_id)
+        if doc is None or extractive.absent_names(rewrite.focus, [doc.text]):
+            return passages
+        return [p for p in passages if p.doc_id == doc_id] or passages
 
     def _select(self, state: dict[str, Any]) -> dict[str, Any]:
         doc_texts = {}
-        for p in state["passages"]:
+        for p in state["candidates"]:
             if p.doc_id not in doc_texts:
                 doc = self.index.document(p.doc_id)
                 doc_texts[p.doc_id] = doc.text if doc else ""
+        # The rewritten question decides what is asked (its cues, terms and names):
+        # for a follow-up it is the current turn with its references resolved.
         ranked = extractive.score_evidence(
-            state["question"], state["passages"], self.index.embedder, query=state["query"], doc_texts=doc_texts,
+            state["focus"], state["candidates"], self.index.embedder, doc_texts=doc_texts,
             embed_units=self.settings.embed_units,
         )
         state["ranked"] = ranked
-        state["evidence"] = extractive.select_evidence(
-            state["question"], ranked, self.settings, query=state["query"], doc_texts=doc_texts
-        )
+        state["evidence"] = extractive.select_evidence(state["focus"], ranked, self.settings, doc_texts=doc_texts)
         return state
 
     def _compose(self, state: dict[str, Any]) -> dict[str, Any]:

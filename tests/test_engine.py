@@ -240,7 +240,7 @@ def test_near_miss_questions_are_refused(corpus_settings: rag.Settings) -> None:
 
 
 def test_answer_kind_and_names() -> None:
-    from rag.answer import absent_names, answers_kind, is_follow_up, question_names
+    from rag.answer import absent_names, answers_kind, question_names
 
     assert question_names("Did the China-Russia flight near the J-16 escort in 2024 alarm Tokyo?") == [
         "China", "Russia", "J-16", "Tokyo", "2024",
@@ -252,7 +252,3 @@ def test_answer_kind_and_names() -> None:
     assert not answers_kind("How many ships took part?", ["Ships from 2019 took part."])
     assert not answers_kind("How much did the repair cost?", ["The repair took 12 days."])
     assert answers_kind("How much did the repair cost?", ["The repair cost $4.5 million."])
-    history = [{"role": "user", "content": "Who flew the patrol?"}]
-    assert is_follow_up("And where did it take place?", history)
-    assert not is_follow_up("And what did Nigeria's air force receive from Turkey?", history)
-    assert not is_follow_up("And where did it take place?", [])

@@ -1,0 +1,375 @@
+"""Follow-up questions rewritten into standalone ones, offline and without a model.
+
+"How many Indians were hurt in it?" after "What happened near Lunpo La in
+October?" becomes "How many Indians were hurt in the events near Lunpo La in
+October?": the pronoun is replaced by what it points at, so the *follow-up's*
+asked fact (a number of injured) decides the answer while the earlier turn only
+says which event is meant. Concatenating the two turns, as before, made the
+earlier question's frame ("what happened") win.
+
+The rules work on the words of the turns alone (no lexicon of the briefings):
+
+- the *antecedent* of a question is the phrase it asks about: its first noun
+  phrase that starts with a determiner, a name or a preposition before a name,
+  with the question frame ("Which ships took part in") stripped;
+- pronouns and demonstratives ("it", "that flight", "there", "they", "the 2019
+  one") in the follow-up are replaced by the antecedent (or keep their own
+  noun: "that flight" -> "the flight over ...");
+- an elliptical follow-up ("And the patrol in the Fram Strait?", "What about
+  the Chinese one?") is completed from the previous question's frame: a name of
+  the same kind (a demonym, a year, a month, a designation) replaces its
+  counterpart, anything else replaces the antecedent;
+- a follow-up with no pronoun and no name of its own ("How many people were on
+  board?") gets the antecedent as context;
+- a follow-up that names its own subject and points back at nothing stands
+  alone (a switch to another event).
+
+Earlier user turns are condensed the same way first, so a third turn can point
+back through the second one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_WH = {"who", "whom", "whose", "what", "when", "where", "which", "why", "how"}
+_QUANTITY = {"many", "much", "long", "far", "large", "big", "often", "old", "soon", "badly", "severe"}
+_AUX = {
+    "did", "does", "do", "was", "were", "is", "are", "has", "have", "had", "will", "would", "can", "could",
+    "should", "may", "might", "been", "be", "being",
+}
+_DETERMINERS = {"the", "a", "an", "this", "that", "these", "those", "its", "their", "his", "her"}
+_PREPOSITIONS = {
+    "in", "on", "at", "over", "near", "off", "across", "along", "into", "between", "during", "from", "to", "around",
+    "through", "against", "with", "by", "of", "for", "after", "before", "inside", "outside", "under", "above",
+}
+_OPENERS = re.compile(r"^\s*(?:and\s+)?(?:also\s+)?(?:what|how)\s+about\s+|^\s*and\s+(?:also\s+)?|^\s*also\s+|^\s*then\s+", re.I)
+_PRONOUNS = {"it", "its", "they", "them", "their", "there", "he", "she", "him", "his", "her", "this", "that", "those", "these"}
+_MONTHS = {
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+    "december",
+}
+_ADVERBS = {"still", "also", "really", "now", "then", "ever", "only", "actually", "true", "right", "correct", "accurate", "all"}
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-.]*[A-Za-z0-9]|[A-Za-z0-9]|[^\sA-Za-z0-9]")
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """A follow-up as asked and as rewritten.
+
+    ``standalone`` is what retrieval searches with; ``focus`` is the same
+    without the context added in brackets, what the answerer matches units
+    against, so the current turn decides what is asked. ``previous`` (the
+    earlier question, itself rewritten) and ``previous_answer`` say which
+    briefing the conversation is about.
+    """
+
+    question: str
+    standalone: str
+    focus: str
+    antecedent: str = ""
+    previous: str = ""
+    previous_answer: str = ""
+
+    @property
+    def rewritten(self) -> bool:
+        return bool(self.previous)
+
+
+def parse_history(value: object) -> list[dict]:
+    """A conversation as given by a user (``rag ask --history FILE``): ``[{"role", "content"}, ...]``.
+
+    Raises ValueError naming the item that is wrong.
+    """
+    if not isinstance(value, list):
+        raise ValueError('expected a list of {"role": "user"|"assistant", "content": "..."} turns')
+    for i, turn in enumerate(value):
+        if not isinstance(turn, dict) or not isinstance(turn.get("content"), str):
+            raise ValueError(f'turn {i} must be {{"role": ..., "content": "..."}}')
+        if turn.get("role") not in ("user", "assistant"):
+            raise ValueError(f"turn {i}: role must be 'user' or 'assistant', got {turn.get('role')!r}")
+    return [{"role": t["role"], "content": t["content"]} for t in value]
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+def _join(tokens: list[str]) -> str:
+    text = " ".join(tokens)
+    text = re.sub(r"\s+([?.,;:!)’'])", r"\1", text)
+    text = re.sub(r"([(])\s+", r"\1", text)
+    text = re.sub(r"\s+'s\b", "'s", text)
+    return re.sub(r"(s)'s\b", r"\1'", text).strip()  # "fighters's" -> "fighters'"
+
+
+def _is_name(token: str, first: bool = False) -> bool:
+    """A capitalised word not at the start, a number or a designation ("J-16")."""
+    if any(c.isdigit() for c in token):
+        return True
+    return token[:1].isupper() and not first and token.lower() not in _WH
+
+
+def _kind(token: str) -> str:
+    """The kind of a name, so that a follow-up's name replaces its own counterpart."""
+    low = token.lower()
+    if re.fullmatch(r"(?:19|20)\d\d", token):
+        return "year"
+    if low in _MONTHS:
+        return "month"
+    if re.fullmatch(r"\d[\d,.]*", token):
+        return "number"
+    if any(c.isdigit() for c in token) and any(c.isalpha() for c in token):
+        return "designation"
+    if token[:1].isupper() and re.search(r"(?:ese|ian|ians|ish|ean|eans|an|ans|i|is|ch)$", token):
+        return "demonym"
+    return "name"
+
+
+def _strip_frame(tokens: list[str]) -> tuple[list[str], list[str]]:
+    """(frame, rest): "Which ships took part in" | "VARTIO 25"; the rest starts at the asked-about phrase."""
+    words = [t for t in tokens if t not in "?.!"]
+    start = None
+    for i, tok in enumerate(words):
+        low = tok.lower()
+        if i > 0 and (low in _DETERMINERS - {"that", "this", "these", "those"} or _is_name(tok, first=i == 0)):
+            start = i
+            break
+    if start is None:
+        return words, []
+    # A preposition right before the phrase belongs to it ("near Lunpo La").
+    if start > 1 and words[start - 1].lower() in _PREPOSITIONS and words[start - 1].lower() not in {"of", "for", "to"}:
+        start -= 1
+    return words[:start], words[start:]
+
+
+def antecedent(question: str) -> str:
+    """The phrase a question is about, as a noun phrase: what "it" in the next turn points at."""
+    tokens = _tokens(question)
+    frame, rest = _strip_frame(tokens)
+    if not rest:
+        rest = [t for t in frame if t.lower() not in _WH | _QUANTITY | _AUX]
+    # "When did Operation 1027 begin": an inverted question ends in its verb.
+    if frame and frame[-1].lower() in {"did", "does", "do", "will", "can", "could", "would", "should"}:
+        while len(rest) > 1 and rest[-1][:1].islower() and not any(c.isdigit() for c in rest[-1]):
+            rest = rest[:-1]
+    rest = [t for t in rest if t.lower() not in _AUX]
+    if not rest:
+        return ""
+    if rest[0].lower() in _PREPOSITIONS:
+        rest = ["the", "events", *rest]
+    elif rest[0].lower() not in _DETERMINERS and not _is_name(rest[0]) and rest[0][:1].islower():
+        rest = ["the", *rest]
+    elif rest[0][:1].isupper() and len(rest) > 1 and rest[1][:1].islower() and _kind(rest[0]) == "demonym":
+        rest = ["the", *rest]  # "Ukrainian mobile operator ..." -> "the Ukrainian mobile operator ..."
+    return _join(rest)
+
+
+def _head_noun(phrase: str) -> str:
+    """The noun a phrase is about: "the joint air patrol over the East China Sea" -> "patrol"."""
+    words = _tokens(phrase)
+    head = ""
+    for tok in words:
+        if tok.lower() in _PREPOSITIONS and head:
+            break
+        if tok[:1].islower() and tok.lower() not in _DETERMINERS and tok.lower() not in _PREPOSITIONS:
+            head = tok
+    return head
+
+
+def _modifiers(phrase: str) -> list[str]:
+    """The prepositional tail of a phrase: "over the East China Sea in 2024"."""
+    words = _tokens(phrase)
+    for i, tok in enumerate(words):
+        if i > 0 and tok.lower() in _PREPOSITIONS:
+            return words[i:]
+    return []
+
+
+def _pronoun_at(tokens: list[str], i: int) -> bool:
+    """Whether ``tokens[i]`` points back at the conversation.
+
+    "that" / "this" point back only where a pronoun or a demonstrative can stand
+    (first, or after a preposition, an auxiliary or a wh-word: "after that",
+    "Is that ..."); after a noun "that" is a relative ("the force that moved").
+    "there" before or after an auxiliary is existential ("Was there ...").
+    """
+    low = tokens[i].lower()
+    prev = tokens[i - 1].lower() if i > 0 else ""
+    nxt = tokens[i + 1].lower() if i + 1 < len(tokens) else ""
+    if low in {"that", "this", "those", "these"}:
+        return i == 0 or prev in _PREPOSITIONS | _AUX | _WH | {"and", "of", "about"} or prev[:1] in {",", "("}
+    if low == "there":
+        return prev not in _AUX and nxt not in _AUX
+    if low == "one":
+        return i > 0 and prev not in {"only", "no", "any", "every", "each", "at", "of"}
+    if low == "other":
+        return prev in {"the"} and nxt in {"one", "?", ""}
+    return low in _PRONOUNS
+
+
+def _points_back(tokens: list[str]) -> bool:
+    return any(_pronoun_at(tokens, i) for i in range(len(tokens)))
+
+
+def _own_names(tokens: list[str]) -> list[str]:
+    """Names that say what a question is about: a demonym or a month alone does not."""
+    return [t for i, t in enumerate(tokens) if _is_name(t, first=i == 0) and _kind(t) not in {"demonym", "month"}]
+
+
+def is_follow_up(question: str, history: list[dict] | None) -> bool:
+    """Leans on the conversation: opens with "and ..." / "what about ...", points back with a
+    pronoun or "the other one", or names nothing of its own. A question that names its own
+    subject and points back at nothing stands alone even after "And"."""
+    if not history or not any(t.get("role") == "user" for t in history):
+        return False
+    tokens = _tokens(_OPENERS.sub("", question))
+    if _points_back(tokens):
+        return True
+    if _OPENERS.match(question) and not _is_question(tokens):
+        return True  # "And the patrol in the Fram Strait?"
+    return not _own_names(tokens)
+
+
+def _is_question(tokens: list[str]) -> bool:
+    """A full question (a wh-word or an auxiliary first), not a fragment."""
+    return bool(tokens) and (tokens[0].lower() in _WH or tokens[0].lower() in _AUX)
+
+
+def _answer_phrase(answer: str) -> list[str]:
+    """What "they" / "them" points at in a previous answer: its first run of names and
+    the nouns after them ("T129 ATAK attack helicopters"), or a short answer whole."""
+    words = _tokens(re.split(r"[.;:,]", answer, maxsplit=1)[0])
+    if 0 < len(words) <= 6:
+        return words
+    out: list[str] = []
+    for i, tok in enumerate(words):
+        if not out and not _is_name(tok, first=i == 0):
+            continue
+        if tok.lower() in _PREPOSITIONS | _AUX or tok.endswith(("ed", "ing")) or len(out) >= 6:
+            break
+        out.append(tok)
+    return out
+
+
+def _replace_pronouns(tokens: list[str], ante: str, answer: str) -> list[str]:
+    """Each pronoun replaced by what it points at; where no phrase fits, the antecedent
+    is added at the end as context."""
+    ante_tokens = _tokens(ante)
+    head = _head_noun(ante)
+    out: list[str] = []
+    context = False
+    i = 0
+    while i < len(tokens):
+        tok, low = tokens[i], tokens[i].lower()
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if not _pronoun_at(tokens, i):
+            out.append(tok)
+        elif low not in {"one", "other"} and _own_names(tokens[:i]):
+            # "Was there an earlier ECOWAS force ..., and when was it there?": the
+            # pronoun may point at the question's own subject; keep it, add context.
+            out.append(tok)
+            context = True
+        elif (
+            low in {"that", "this", "those", "these"}
+            and nxt[:1].islower()
+            and nxt.lower() not in _AUX | _PREPOSITIONS | _ADVERBS
+        ):
+            out.append("the")  # "that flight" -> "the flight", the antecedent as context
+            context = True
+        elif low == "one":
+            if head:
+                out.append(head)  # "the 2019 one" -> "the 2019 patrol"
+            else:
+                out.append(tok)
+                context = True
+        elif low == "other":
+            out.append(tok)
+            context = True
+        elif low in {"it", "that", "this"}:
+            out += ante_tokens or [tok]
+        elif low == "its":
+            out += [*ante_tokens, "'s"] if ante_tokens else [tok]
+        elif low == "there":
+            out += _modifiers(ante) or ["in", *ante_tokens]
+        elif low in {"they", "them", "those", "these", "their"}:
+            phrase = _answer_phrase(answer) or ante_tokens
+            out += [*phrase, "'s"] if low == "their" else phrase
+        elif low in {"he", "she", "him", "his", "her"}:
+            person = _person(answer) or _person(ante)
+            out += ([person, "'s"] if low == "his" else [person]) if person else [tok]
+        else:
+            out.append(tok)
+        i += 1
+    if context and ante_tokens:
+        out = [t for t in out if t not in "?.!"] + ["(", *ante_tokens, ")"]
+    return out
+
+
+def _person(text: str) -> str:
+    """The first run of two or more capitalised words (a person's name, often with a title)."""
+    match = re.search(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+", text or "")
+    return match.group(0) if match else ""
+
+
+def _complete_fragment(fragment: list[str], previous: str) -> list[str]:
+    """"the Chinese one" after "How many Indians were hurt in ...?" -> "How many Chinese were hurt in ...?";
+    "the patrol in the Fram Strait" after "Which ships took part in VARTIO 25?" -> "Which ships took part
+    in the patrol in the Fram Strait?"."""
+    frag = [t for t in fragment if t not in "?.!"]
+    if frag and frag[-1].lower() == "one" and len(frag) > 2:
+        frag = frag[:-1]
+    prev = [t for t in _tokens(previous) if t not in "?.!"]
+    names = [t for t in frag if _is_name(t)]
+    if names:
+        kinds = {_kind(n): n for n in names}
+        swapped, used = [], set()
+        for i, tok in enumerate(prev):
+            k = _kind(tok) if _is_name(tok, first=i == 0) else None
+            if k in kinds and k != "name" and k not in used:
+                swapped.append(kinds[k])
+                used.add(k)
+            else:
+                swapped.append(tok)
+        if used and len(used) == len({_kind(n) for n in names}):
+            return swapped
+    frame, rest = _strip_frame(prev)
+    if not names or not frame or not rest:
+        # "What about the second one?": the earlier question, with the reference as context.
+        return [*prev, "(", *frag, ")"]
+    if rest[0].lower() in _PREPOSITIONS and not (frag and frag[0].lower() in _PREPOSITIONS):
+        frame = [*frame, rest[0]]
+    return frame + frag
+
+
+def rewrite(question: str, history: list[dict] | None) -> Rewrite:
+    """The standalone form of ``question`` given the earlier turns."""
+    turns = [t for t in history or [] if t.get("content")]
+    if not is_follow_up(question, turns):
+        return Rewrite(question, question, question)
+    users = [i for i, t in enumerate(turns) if t.get("role") == "user"]
+    last = users[-1]
+    previous = rewrite(turns[last]["content"], turns[:last]).standalone
+    answer = next((t["content"] for t in turns[last + 1 :] if t.get("role") == "assistant"), "")
+    answer = re.sub(r"\s*\[\d+\]", "", answer)
+    ante = antecedent(previous)
+    body = _OPENERS.sub("", question).strip()
+    tokens = _tokens(body)
+    if not _is_question(tokens) and _OPENERS.match(question):
+        out = _complete_fragment(tokens, previous)
+    elif _points_back(tokens):
+        out = _replace_pronouns(tokens, ante, answer)
+    else:
+        # Names nothing and points back at nothing: the conversation's subject is implied.
+        words = [t for t in tokens if t not in "?.!"]
+        out = [*words, "(", *_tokens(ante), ")"] if ante else words
+    words = [t for t in out if t not in "?.!"]
+    cut = words.index("(") if "(" in words and words[-1] == ")" else len(words)
+    text, focus = _sentence(words), _sentence(words[:cut])
+    return Rewrite(question, text, focus, ante, previous, answer)
+
+
+def _sentence(words: list[str]) -> str:
+    text = _join(words)
+    return text[:1].upper() + text[1:] + "?"
