@@ -77,7 +77,11 @@ def _chroma_bytes(index: Path) -> int:
 
 
 def _ingest_and_kill(folder: Path, index: Path, trigger: str) -> str:
-    """Start ``rag ingest`` and SIGKILL it when ``trigger`` fires; returns what happened."""
+    """Start ``rag ingest`` and SIGKILL it when ``trigger`` fires; returns what happened.
+
+    An ingest that ends before its trigger fires (or a trigger that never fires) fails
+    the test: the kill is what is being tested, and a run it never hit proves nothing.
+    """
     gen0, bytes0 = _generation(index), _chroma_bytes(index)
     proc = subprocess.Popen([*RAG, "ingest", str(folder), "--index", str(index)], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -89,14 +93,18 @@ def _ingest_and_kill(folder: Path, index: Path, trigger: str) -> str:
                 (trigger == "after-1s" and elapsed >= 1.0)
                 or (trigger == "chroma-writing" and _chroma_bytes(index) != bytes0)
                 or (trigger == "mid-swaps" and _generation(index) >= gen0 + 4)
-                or elapsed > 400
             )
             if fire:
                 proc.kill()  # SIGKILL: no finally blocks, no atexit, no flush
                 proc.wait()
                 return f"killed at {trigger} after {elapsed:.1f}s (generation {gen0} -> {_generation(index)})"
+            if elapsed > 400:
+                pytest.fail(f"{trigger} never fired in {elapsed:.0f}s (generation {gen0} -> {_generation(index)})")
             time.sleep(0.003)
-        return f"finished before {trigger} fired (exit {proc.returncode})"
+        pytest.fail(
+            f"the ingest finished (exit {proc.returncode}, generation {gen0} -> {_generation(index)}) "
+            f"before the {trigger} kill landed: nothing was interrupted"
+        )
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -150,12 +158,20 @@ def test_sigkill_during_ingest_then_rerun(tmp_path: Path, capsys: pytest.Capture
     log.append(_ingest_and_kill(folder, index, "mid-swaps"))
     state = _assert_consistent(index, v1, v2, final=False)
     log.append(f"  -> {len(state['docs'])} documents, all v1: {set(state['versions'].values()) <= {1}}")
+    assert 0 < len(state["docs"]) < len(v1), f"the kill did not land mid-swaps: {log[-2]}"
     # 2-4. Every file changes; killed while vectors are written, mid swaps, and before any write.
     _write_corpus(folder, 2)
     for trigger in ("chroma-writing", "mid-swaps", "after-1s"):
+        before = state
         log.append(_ingest_and_kill(folder, index, trigger))
         state = _assert_consistent(index, v1, v2, final=False)
         counts = {v: list(state["versions"].values()).count(v) for v in (1, 2)}
+        # Where the kill landed: no swap yet, or some swaps but not all of them.
+        if trigger == "mid-swaps":
+            assert state["generation"] > before["generation"], f"no swap before the kill: {log[-1]}"
+            assert counts[1] or len(state["docs"]) < len(v2), f"the kill landed after the last swap: {log[-1]}"
+        else:
+            assert state["generation"] == before["generation"], f"{trigger}: documents were swapped: {log[-1]}"
         orphans = len(set(state["vectors"]) - {c for c, _ in state["chunks"]})
         log.append(f"  -> {len(state['docs'])} documents: {counts[1]} old, {counts[2]} new; {orphans} orphan vectors")
     # 5. Run again to the end: it repairs what the kills left and finishes the job.
