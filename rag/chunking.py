@@ -45,7 +45,7 @@ _SALUTATION = re.compile(
     r"warm regards|cheers|sincerely|yours|love)\b",
     re.I,
 )
-_BYLINE = re.compile(r"^by\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)*(?:\s+and\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)*)?$")
+_BYLINE = re.compile(r"^[Bb][Yy]\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)*(?:\s+and\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)*)?$")
 _MARKING = re.compile(
     r"^(?:(?:top\s+)?secret|confidential|unclassified|restricted|official(?:[- ]sensitive)?|for official use only|"
     r"draft|ends?|more|urgent|breaking|exclusive|update[ds]?)$",
