@@ -153,3 +153,24 @@ def test_train_and_resume(tmp_path):
     for name in ("model.safetensors", "config.json", "tokenizer.json", "reader.json"):
         assert (out / name).exists(), name
     assert (out / "epoch-1" / "model.safetensors").exists()
+
+
+def test_tune_pairs(tmp_path):
+    from rag.training import indomain
+
+    folder = tmp_path / "briefings"
+    folder.mkdir()
+    (folder / "a.md").write_text("# Port Raid\n\nDate: 2024-01-02\n\n## Summary\n\nRaiders struck the port of Elm on 3 May 2024. "
+                                 "Two cranes burned.\n\n## Reactions\n\nThe mayor asked for help.\n")
+    qs = tmp_path / "briefings.jsonl"
+    rows = [{"id": "q1", "question": "When did raiders strike the port?", "answer": "3 May 2024", "sources": ["a.md"],
+             "evidence": ["Raiders struck the port of Elm on 3 May 2024."]},
+            {"id": "q2", "question": "How many ships sank at Elm?", "answer": "NOT_IN_CORPUS", "sources": [], "evidence": []}]
+    qs.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    ex = indomain.tune_examples(qs, folder)
+    pos = [e for e in ex if e.label == 1]
+    assert [e.text for e in pos] == ["Port Raid > Summary. Raiders struck the port of Elm on 3 May 2024."]
+    assert all(e.label == 0 for e in ex if e.qid == "q2") and any(e.qid == "q2" for e in ex)
+    assert any(e.kind == "tune-para" and e.qid == "q1" for e in ex)
+    with pytest.raises(AssertionError):
+        indomain.tune_examples(data.TEST_QUESTIONS, folder)

@@ -32,6 +32,7 @@ def train_reader_command(
     sample: Annotated[Path, typer.Option("--sample", help="SQuAD 2.0 sample folder: its contexts are left out")] = data.SAMPLE_V2,
     heldout: Annotated[Optional[Path], typer.Option("--heldout", help="Held-out titles JSON (default: corpus/heldout/squad_articles.json)")] = None,
     val_questions: Annotated[int, typer.Option("--val-questions", help="Validation questions scored each epoch")] = 400,
+    tune: Annotated[bool, typer.Option("--tune", help="Add in-domain pairs from the briefings' TUNE split (corpus/questions/briefings.jsonl)")] = False,
 ) -> None:
     """Fine-tune the MiniLM weights into a cross-encoder that scores (question, unit) for answerability."""
     from rich.console import Console
@@ -42,7 +43,7 @@ def train_reader_command(
     console = Console(stderr=True)
     out = (out or RUNS / datetime.now().strftime("%Y%m%d-%H%M%S")).expanduser()
     titles = data.heldout_titles(heldout)
-    built = data.build(squad, sample, titles, seed=seed, max_examples=max_examples, val_questions=val_questions)
+    built = data.build(squad, sample, titles, seed=seed, max_examples=max_examples, val_questions=val_questions, tune=tune)
     console.print(f"data: {json.dumps(built.stats)}; validation articles {built.val_titles}")
     out.mkdir(parents=True, exist_ok=True)
     examples_jsonl(built, out / "examples.jsonl")

@@ -292,7 +292,7 @@ def question_examples(title: str, qid: str, question: str, answer: str, answer_s
 
 
 def build(squad: Path = SQUAD_V11, sample: Path = SAMPLE_V2, heldout: list[str] | None = None, seed: int = 13,
-          val_fraction: float = 0.1, max_examples: int | None = None, val_questions: int = 400) -> Built:
+          val_fraction: float = 0.1, max_examples: int | None = None, val_questions: int = 400, tune: bool = False) -> Built:
     data = json.loads(Path(squad).read_text(encoding="utf-8"))["data"]
     held = set(heldout_titles() if heldout is None else heldout)
     banned = sample_contexts(sample)
@@ -342,6 +342,12 @@ def build(squad: Path = SQUAD_V11, sample: Path = SAMPLE_V2, heldout: list[str] 
             examples = examples[:max_examples]
         setattr(built, part, examples)
         built.stats[part] = {"questions": n_q, "examples": len(examples), **_kinds(examples)}
+    if tune:  # in-domain briefing pairs, train only: validation stays SQuAD so epochs compare across variants
+        from .indomain import tune_examples
+
+        extra = tune_examples()
+        built.train += extra
+        built.stats["tune"] = _kinds(extra)
     check_no_leak(built, held, banned, used_contexts)
     return built
 
@@ -355,7 +361,7 @@ def _kinds(examples: list[Example]) -> dict[str, int]:
 
 def check_no_leak(built: Built, held: set[str], banned_contexts: set[str], used_contexts: set[str]) -> None:
     """Nothing an evaluation asks may reach training or calibration."""
-    titles = {e.title for e in built.train + built.val}
+    titles = {e.title for e in built.train + built.val if not e.kind.startswith("tune")}
     assert not titles & held, f"held-out article in training data: {sorted(titles & held)}"
     assert not set(built.train_titles) & set(built.val_titles), "an article is in both train and validation"
     assert not used_contexts & banned_contexts, "a SQuAD 2.0 sample context is in the training data"

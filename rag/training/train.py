@@ -130,6 +130,7 @@ def train(built: Built, out: Path, *, epochs: int, seed: int, resume: bool, batc
     loss_fn = torch.nn.BCEWithLogitsLoss()
     metrics: dict = {}
     done_now = 0
+    live = bool(progress and progress.console.is_terminal)
     for epoch in range(start_epoch, epochs):
         plan = batches([len(x) for x in ids], batch_size, seed, epoch)
         model.train()
@@ -155,6 +156,8 @@ def train(built: Built, out: Path, *, epochs: int, seed: int, resume: bool, batc
             if progress:
                 rate = seen / max(time.time() - t0, 1e-6)
                 progress.update(task, advance=1, description=f"epoch {epoch + 1}/{epochs} loss {loss.item():.3f} {rate:.1f} pairs/s")
+            if not live and step % 50 == 0:  # a log file gets no live bar: a line now and then instead
+                log(f"step {step}/{total} loss {loss.item():.3f} {seen / max(time.time() - t0, 1e-6):.1f} pairs/s")
             if step % checkpoint_every == 0 or b + 1 == len(plan):
                 checkpoint(epoch, b + 1)
             if max_steps is not None and done_now >= max_steps:
