@@ -104,7 +104,7 @@ class PlainHeading:
 
 
 def has_markdown_headings(text: str) -> bool:
-    return _ATX_ANYWHERE.search(text) is not None
+    return "#" in text and _ATX_ANYWHERE.search(text) is not None
 
 
 def _unemphasised(line: str) -> str:
@@ -119,6 +119,8 @@ def heading_candidate(line: str) -> str | None:
     list item, table row, ``Key: value`` line, date stamp, byline, greeting or
     marking, and not a sentence cut off by a line break. Whether it *is* one
     depends on its neighbours (:func:`plain_headings`)."""
+    if len(line) > 120:
+        return None
     s = _unemphasised(line)
     if not 2 <= len(s) <= 100 or len(s.split()) > 14:
         return None
@@ -170,6 +172,9 @@ def _starts_body(line: str) -> bool:
 def plain_headings(text: str) -> list[PlainHeading]:
     """Headings of text that has no ``#`` headings (empty if it has some).
 
+    (Cached: the loader, the chunker and the unit splitter all ask for the
+    same text's headings.)
+
     A heading line stands alone (the line before it is blank, ends a sentence,
     list or table, or is the title line), passes :func:`heading_candidate`, and
     is followed by body text: a list, a table, or prose that starts a sentence
@@ -180,8 +185,13 @@ def plain_headings(text: str) -> list[PlainHeading]:
     are headings too. The first line of the text is the title (level 1) when
     it is a heading; every other heading is a section (level 2).
     """
+    return list(_plain_headings(text))
+
+
+@lru_cache(maxsize=32)
+def _plain_headings(text: str) -> tuple[PlainHeading, ...]:
     if has_markdown_headings(text):
-        return []
+        return ()
     lines = text.split("\n")
     offsets, pos = [], 0
     for line in lines:
@@ -189,7 +199,7 @@ def plain_headings(text: str) -> list[PlainHeading]:
         pos += len(line) + 1
     nonblank = [i for i, line in enumerate(lines) if line.strip()]
     if not nonblank:
-        return []
+        return ()
     first = nonblank[0]
     found: list[PlainHeading] = []
     taken: set[int] = set()
@@ -256,7 +266,7 @@ def plain_headings(text: str) -> list[PlainHeading]:
         if title is not None:
             add(i, title, 1 if i == first else 2)
     found.sort(key=lambda h: h.start)
-    return found
+    return tuple(found)
 
 
 @dataclass
