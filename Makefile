@@ -26,12 +26,19 @@ index: install
 serve: index
 	$(BIN)/rag serve --host $(HOST) --port $(PORT)
 
-# The browser test needs Debian's chromium and chromedriver; without root or a
-# package mirror it is skipped with a message, never passed silently.
+# The browser test needs Debian's chromium and chromedriver, and as root the
+# chmod-000 hardening tests need util-linux's setpriv (to drop root's permission
+# override). Root installs them with apt-get. Without root or a package mirror
+# those tests are skipped with a message, never passed silently; with CI set
+# this target fails instead (and the tests would fail rather than skip).
+HAVE_TOOLS = command -v chromium >/dev/null && command -v chromedriver >/dev/null && \
+  { [ "$$(id -u)" != 0 ] || command -v setpriv >/dev/null; }
+
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
-	    || echo "chromium could not be installed; the browser test will be skipped"; }
+	@$(HAVE_TOOLS) || \
+	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver util-linux >/dev/null) && $(HAVE_TOOLS); } || \
+	  { if [ -n "$$CI" ]; then echo "chromium, chromedriver or setpriv could not be installed and CI is set: failing" >&2; exit 1; fi; \
+	    echo "chromium, chromedriver or setpriv could not be installed; the browser and chmod-000 tests will be skipped"; }
 
 # llama-cpp-python has no wheel on PyPI: it is built from source once per machine
 # (~6 min on 2 cores) into a wheel cache that later installs reuse, then

@@ -21,14 +21,14 @@ from pathlib import Path
 import pytest
 
 import rag  # noqa: F401  (before gradio: offline settings)
+from gradio_client import Client, handle_file
 from ui.app import start
+
+from .fixtures.hardening import skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus" / "briefings"
 PATROL = "Who joined the patrol and where?"
-
-gradio_client = pytest.importorskip("gradio_client")
-from gradio_client import Client, handle_file  # noqa: E402
 
 FILES = [
     "01-china-russia-joint-air-patrol.md",  # East Asia
@@ -287,11 +287,11 @@ def test_theme_loads_no_external_fonts(server) -> None:
 
 def _chromium():
     if not (Path("/usr/bin/chromium").exists() and Path("/usr/bin/chromedriver").exists()):
-        pytest.skip(
+        skip_or_fail(
             "browser test skipped: Debian chromium and chromium-driver are not installed "
             "(`make browser` installs them as root: apt-get install chromium chromium-driver)"
         )
-    webdriver = pytest.importorskip("selenium.webdriver", reason="browser test skipped: selenium is not installed")
+    from selenium import webdriver  # a declared test dependency
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
