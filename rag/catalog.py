@@ -172,6 +172,16 @@ class Catalog:
         ).fetchone()
         return Document(*row) if row else None
 
+    def sections(self) -> dict[str, list[str]]:
+        """doc_id -> its section headings in document order (what its chunks carry)."""
+        rows = self._conn().execute(
+            "SELECT doc_id, heading, MIN(ord) AS first FROM chunks GROUP BY doc_id, heading ORDER BY doc_id, first"
+        )
+        out: dict[str, list[str]] = {}
+        for doc_id, heading, _ in rows:
+            out.setdefault(doc_id, []).append(heading)
+        return out
+
     def regions(self) -> list[str]:
         rows = self._conn().execute("SELECT DISTINCT region FROM documents WHERE region IS NOT NULL ORDER BY region")
         return [r[0] for r in rows]

@@ -132,17 +132,21 @@ def ask(
 
 @app.command()
 def docs(index: IndexOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List the indexed briefings."""
-    infos = rag.get_engine(settings_for(index)).index.documents()
+    """List the indexed briefings with their sections."""
+    engine = rag.get_engine(settings_for(index))
+    infos = engine.index.documents()
+    sections = engine.index.catalog.sections()
     if as_json:
-        print(json.dumps([info.__dict__ for info in infos], indent=2))
+        print(json.dumps([{**info.__dict__, "sections": sections.get(info.doc_id, [])} for info in infos], indent=2))
         return
     table = Table(title=f"{len(infos)} briefings")
-    for col in ("title", "date", "region", "chunks", "ingested", "file"):
+    for col in ("title", "date", "region", "sections", "chunks", "ingested", "file"):
         table.add_column(col)
     for d in infos:
         ingested = datetime.fromtimestamp(d.ingested_at).strftime("%Y-%m-%d %H:%M")
-        table.add_row(d.title, d.date or "", d.region or "", str(d.n_chunks), ingested, Path(d.source).name)
+        # The heading path's last part, without the title repeated before each section.
+        heads = [h.rsplit(" > ", 1)[-1] for h in sections.get(d.doc_id, []) if h != d.title]
+        table.add_row(d.title, d.date or "", d.region or "", "\n".join(heads), str(d.n_chunks), ingested, Path(d.source).name)
     console.print(table)
 
 

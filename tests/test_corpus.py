@@ -17,7 +17,7 @@ CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 BRIEFINGS = CORPUS / "briefings"
 QUESTIONS = CORPUS / "questions" / "briefings.jsonl"  # the tune split
 # Questions on the plain-text briefings held out from tuning (to be merged into test.jsonl).
-PLAINTEXT_TEST = CORPUS / "questions" / "plaintext-test.jsonl"
+TEST = CORPUS / "questions" / "test.jsonl"  # the test split: measured on, never tuned on
 
 TYPES = {
     "factoid",
@@ -84,8 +84,8 @@ def _load_questions(path: Path = QUESTIONS) -> list[dict]:
 
 
 QUESTION_ROWS = _load_questions() if QUESTIONS.exists() else []
-PLAINTEXT_TEST_ROWS = _load_questions(PLAINTEXT_TEST) if PLAINTEXT_TEST.exists() else []
-ALL_ROWS = QUESTION_ROWS + PLAINTEXT_TEST_ROWS
+TEST_ROWS = _load_questions(TEST) if TEST.exists() else []
+ALL_ROWS = QUESTION_ROWS + TEST_ROWS
 # Markdown briefings (title, Date:/Region: lines, ## sections) and plain-text
 # briefings in the users' own format (dateline, unmarked headline lines, lists
 # and pipe tables; no Markdown): both are sources questions may cite.
@@ -112,7 +112,7 @@ def _qid(row: dict) -> str:
 def test_corpus_files_exist():
     assert BRIEFINGS.is_dir(), BRIEFINGS
     assert QUESTIONS.is_file(), QUESTIONS
-    assert PLAINTEXT_TEST.is_file(), PLAINTEXT_TEST
+    assert TEST.is_file(), TEST
     assert len(MD_TEXTS) >= 20, f"only {len(MD_TEXTS)} Markdown briefings"
     assert len(TXT_TEXTS) >= 3, f"only {len(TXT_TEXTS)} plain-text briefings"
     stray = [p.name for p in BRIEFINGS.iterdir() if p.suffix not in {".md", ".txt"}]
@@ -204,7 +204,7 @@ def test_enough_briefings_with_tables():
 
 @pytest.mark.parametrize("name", sorted(TXT_TEXTS))
 def test_plaintext_briefings_have_questions_in_both_splits(name):
-    for rows, split in ((QUESTION_ROWS, "tune"), (PLAINTEXT_TEST_ROWS, "test")):
+    for rows, split in ((QUESTION_ROWS, "tune"), (TEST_ROWS, "test")):
         on_it = [r for r in rows if name in r.get("sources", [])]
         assert len(on_it) >= 3, f"{name}: {len(on_it)} {split} questions"
         assert {r["type"] for r in on_it} - {"factoid"}, f"{name}: only factoid {split} questions"
@@ -220,6 +220,22 @@ def test_question_count_and_unique_ids():
     ids = [_qid(r) for r in ALL_ROWS]  # unique across the splits, which get merged
     dupes = [i for i, n in Counter(ids).items() if n > 1]
     assert not dupes, f"duplicate ids: {dupes}"
+
+
+def test_test_split_shape():
+    """The fresh test split (issue 10): at least 60 questions, 25 unanswerable near misses,
+    every type, 12 follow-up conversations of which 3 are unanswerable; no id or question
+    shared with the tune split."""
+    counts = Counter(r["type"] for r in TEST_ROWS)
+    assert len(TEST_ROWS) >= 60, len(TEST_ROWS)
+    assert counts["unanswerable"] >= 25, counts
+    assert set(counts) == TYPES, f"types missing from the test split: {TYPES - set(counts)}"
+    conversations = [r for r in TEST_ROWS if r.get("history")]
+    assert len(conversations) >= 12, len(conversations)
+    assert sum(r["type"] == "unanswerable" for r in conversations) >= 3
+    tune = {" ".join(r["question"].lower().split()) for r in QUESTION_ROWS}
+    repeated = [r["id"] for r in TEST_ROWS if " ".join(r["question"].lower().split()) in tune]
+    assert not repeated, f"test questions repeated from the tune split: {repeated}"
 
 
 def test_type_minimums():

@@ -214,7 +214,7 @@ def test_cli_ingest_ask_json_and_docs(tmp_path: Path) -> None:
     for c in data["citations"]:
         assert Path(c["source"]).read_text()[c["start"] : c["end"]] == c["quote"]
     docs = subprocess.run([*rag_bin, "docs", "--json", "--index", index], capture_output=True, text=True)
-    assert len(json.loads(docs.stdout)) == len(list(CORPUS.glob("*.md")))
+    assert len(json.loads(docs.stdout)) == len([p for p in CORPUS.iterdir() if p.suffix in {".md", ".txt"}])
     empty = subprocess.run([*rag_bin, "ask", "   ", "--index", index], capture_output=True, text=True)
     assert empty.returncode == 2 and "empty" in empty.stderr and "Traceback" not in empty.stderr
 

@@ -28,7 +28,7 @@ SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 SEED = SEEDS / "000_b0efd9b96fa7dc8e.txt"
 CORPUS = ROOT / "corpus" / "briefings"
 PLAIN = sorted(CORPUS.glob("*.txt"))
-QUESTION_FILES = [ROOT / "corpus" / "questions" / "briefings.jsonl", ROOT / "corpus" / "questions" / "plaintext-test.jsonl"]
+QUESTION_FILES = [ROOT / "corpus" / "questions" / "briefings.jsonl", ROOT / "corpus" / "questions" / "test.jsonl"]
 SETTINGS = rag.Settings.from_env(index_dir="/nonexistent")
 PATROL = "Who joined the patrol and where?"
 AIRCRAFT = "How many aircraft took part in the patrol?"
@@ -275,6 +275,21 @@ def test_seed_docs_show_title(seed_settings: rag.Settings) -> None:
     docs = rag.get_engine(seed_settings).index.documents()
     assert [d.title for d in docs] == [SEED_HEADINGS[0]]
     assert docs[0].n_chunks >= 5
+
+
+def test_rag_docs_shows_title_and_sections(seed_settings: rag.Settings) -> None:
+    """`rag ingest ../shared/seeds && rag docs`: a real title and the headline lines as sections."""
+    from typer.testing import CliRunner
+
+    from rag.cli import app
+
+    result = CliRunner().invoke(app, ["docs", "--json", "--index", seed_settings.index_dir])
+    assert result.exit_code == 0, result.output
+    (doc,) = json.loads(result.output)
+    assert doc["title"] == SEED_HEADINGS[0]
+    assert doc["sections"] == SEED_HEADINGS
+    table = CliRunner().invoke(app, ["docs", "--index", seed_settings.index_dir], env={"COLUMNS": "250"})
+    assert table.exit_code == 0 and "The Conclusion" in table.output and "000 b0efd9b96fa7dc8e" not in table.output
 
 
 def test_seed_patrol_question(seed_settings: rag.Settings) -> None:
