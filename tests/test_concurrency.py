@@ -62,13 +62,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _half_written(index: Path) -> list[tuple]:
+def _half_written(index: Path) -> tuple[list[tuple], int]:
+    """Documents with only some of their chunks, and the catalog generation."""
     db = sqlite3.connect(f"file:{index / 'catalog.sqlite'}?mode=ro", uri=True, timeout=30)
     try:  # one statement = one snapshot
-        return db.execute(
+        rows = db.execute(
             "SELECT d.source, d.n_chunks, (SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id) AS have "
             "FROM documents d WHERE d.n_chunks != have"
         ).fetchall()
+        generation = db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return rows, int(generation[0]) if generation else 0
     finally:
         db.close()
 
@@ -101,13 +104,21 @@ def test_twenty_clients_ask_while_an_upload_ingests(tmp_path: Path, capsys: pyte
     lock = threading.Lock()
     upload_window: dict[str, float] = {}
     during_upload = [0]
+    intervals: list[tuple[float, float]] = []  # (sent, answered) of every answer
+    swaps: list[float] = []  # when the watcher saw the catalog generation move: the upload's swaps
+    generations: list[int] = []  # first and last generation the watcher saw
     stop_watch = threading.Event()
 
     def watcher() -> None:
+        last = _half_written(settings.index_path)[1]
+        generations[:] = [last, last]
         while not stop_watch.is_set():
-            rows = _half_written(settings.index_path)
+            rows, generation = _half_written(settings.index_path)
             if rows:
                 half.append(rows)
+            if generation != last:
+                swaps.append(time.monotonic())
+                last = generations[1] = generation
             time.sleep(0.01)
 
     def uploader(start: threading.Barrier) -> None:
@@ -140,6 +151,7 @@ def test_twenty_clients_ask_while_an_upload_ingests(tmp_path: Path, capsys: pyte
             t1 = time.monotonic()
             with lock:
                 latencies.append(t1 - t0)
+                intervals.append((t0, t1))
                 if upload_window.get("start", 1e18) <= t1 and t0 <= upload_window.get("end", 1e18):
                     during_upload[0] += 1
             if data.get("question") != question:
@@ -167,6 +179,12 @@ def test_twenty_clients_ask_while_an_upload_ingests(tmp_path: Path, capsys: pyte
         assert not half, f"a reader could have seen a half-written document: {half[:3]}"
         assert len(latencies) == CLIENTS * PER_CLIENT
         assert "4 added" in upload_window.get("message", ""), upload_window
+        # The point of the test: answers were being served while the upload ingested,
+        # on the client's clock and on the server's (a swap happened mid-answer).
+        assert during_upload[0] > 0, f"no answer overlapped the upload {upload_window}"
+        assert swaps and generations[1] - generations[0] >= 4, f"catalog generation {generations} for 4 uploaded briefings"
+        in_flight = sum(1 for t0, t1 in intervals if any(t0 <= s <= t1 for s in swaps))
+        assert in_flight > 0, "no answer was in flight while the upload's documents were swapped in"
         # After the upload, the new briefings answer like any other.
         after = Client(url, verbose=False, download_files=False).predict(
             "How many ships did the port authority of Evilton-2 count in the outer anchorage?", api_name="/ask"
@@ -184,6 +202,7 @@ def test_twenty_clients_ask_while_an_upload_ingests(tmp_path: Path, capsys: pyte
     with capsys.disabled():  # shown in every run, not only with -s
         print(
             f"\n{CLIENTS} clients x {PER_CLIENT} questions over /ask in {wall:.1f}s wall; "
-            f"p50 {p50:.2f}s, p95 {p95:.2f}s, max {lat[-1]:.2f}s; {during_upload[0]} answers overlapped the upload "
+            f"p50 {p50:.2f}s, p95 {p95:.2f}s, max {lat[-1]:.2f}s; {during_upload[0]} answers overlapped the upload, "
+            f"{in_flight} were in flight during one of its {len(swaps)} swaps "
             f"({upload_window['end'] - upload_window['start']:.1f}s: {upload_window.get('message')})"
         )
