@@ -21,12 +21,10 @@ from pathlib import Path
 import pytest
 
 import rag
+from gradio_client import Client, handle_file
+from ui import app as ui_app
 
 from .fixtures.hardening import CORPUS, ROOT
-
-gradio_client = pytest.importorskip("gradio_client")
-ui_app = pytest.importorskip("ui.app")
-from gradio_client import Client, handle_file  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
