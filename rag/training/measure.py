@@ -134,10 +134,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--baseline", action="store_true", help="also the base MiniLM bi-encoder cosine")
     ap.add_argument("--no-test", action="store_true", help="skip the test split")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--items", type=Path, help="cache of the scored units: written once, read after (same retrieval for every model)")
     args = ap.parse_args(argv)
-    sets = {"squad2_closed": squad2_items()}
-    if TEST_QUESTIONS.exists() and not args.no_test:
-        sets["test_retrieved"] = test_items()
+    if args.items and args.items.exists():
+        sets = json.loads(args.items.read_text(encoding="utf-8"))
+    else:
+        sets = {"squad2_closed": squad2_items()}
+        if TEST_QUESTIONS.exists() and not args.no_test:
+            sets["test_retrieved"] = test_items()
+        if args.items:
+            args.items.write_text(json.dumps(sets), encoding="utf-8")
     scorers = ([("baseline-cosine", cosine_scorer)] if args.baseline else []) + [(m, lambda m=m: reader_scorer(m)) for m in args.models]
     results = {}
     for name, make in scorers:
