@@ -125,7 +125,7 @@ def test_a_question_that_raises_fails_the_gate(tmp_path, index_dir, monkeypatch)
     assert result.exit_code == 1 and "errors = 1 is above its ceiling 0" in result.output, result.output
     metrics = json.loads((tmp_path / "r" / "report.json").read_text())["metrics"]
     assert metrics["questions"] == 3 and metrics["errors"] == 1
-    assert metrics["key_accuracy"] <= 2 / 3
+    assert metrics["key_accuracy"] <= round(2 / 3, 4)  # the raising question counts as wrong
 
 
 @pytest.fixture(scope="module")
