@@ -70,8 +70,11 @@ def test_items(questions: Path = TEST_QUESTIONS, briefings: Path = BRIEFINGS) ->
             head = " > ".join(x for x in (p.title, p.heading) if x)
             for u in units_of(p.text, p.start):
                 texts.append(f"{head}. {u.readable()}" if head else u.readable())
-        out.append({"id": r["id"], "question": r["question"], "texts": list(dict.fromkeys(texts)),
-                    "answerable": bool(r["sources"]), "evidence": r.get("evidence", [])})
+        # A follow-up ("And what ransom ...?") is scored as the engine's standalone rewrite,
+        # as the answerer would see it; the words alone do not say what is asked.
+        out.append({"id": r["id"], "question": answer.standalone_question or r["question"], "asked": r["question"],
+                    "texts": list(dict.fromkeys(texts)), "answerable": bool(r["sources"]),
+                    "evidence": r.get("evidence", []), "follow_up": bool(r.get("history"))})
     return out
 
 
@@ -125,6 +128,10 @@ def evaluate(scorer, items: list[dict], kind: str) -> dict:
         hits = [any(_norm(t.split(". ", 1)[-1]) in _norm(e) or _norm(e) in _norm(t) for e in it["evidence"])
                 for t, it in zip(top, items) if it["answerable"]]
     out["top_unit_correct_answerable"] = round(sum(hits) / len(hits), 4) if hits else None
+    if any(it.get("follow_up") for it in items):
+        first = [(b, it) for b, it in zip(best, items) if not it.get("follow_up")]
+        out["auc_first_questions"] = auc([b for b, it in first if it["answerable"]], [b for b, it in first if not it["answerable"]])
+    out["max_scores"] = {it["id"]: round(b, 4) for b, it in zip(best, items)}
     return out
 
 
@@ -134,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--baseline", action="store_true", help="also the base MiniLM bi-encoder cosine")
     ap.add_argument("--no-test", action="store_true", help="skip the test split")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--only", help="score only this set (squad2_closed | test_retrieved)")
     ap.add_argument("--items", type=Path, help="cache of the scored units: written once, read after (same retrieval for every model)")
     args = ap.parse_args(argv)
     if args.items and args.items.exists():
@@ -144,6 +152,8 @@ def main(argv: list[str] | None = None) -> None:
             sets["test_retrieved"] = test_items()
         if args.items:
             args.items.write_text(json.dumps(sets), encoding="utf-8")
+    if args.only:
+        sets = {args.only: sets[args.only]}
     scorers = ([("baseline-cosine", cosine_scorer)] if args.baseline else []) + [(m, lambda m=m: reader_scorer(m)) for m in args.models]
     results = {}
     for name, make in scorers:
@@ -154,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
             r = evaluate(scorer, items, "squad2" if set_name.startswith("squad2") else "test")
             r["seconds"] = round(time.time() - t0, 1)
             results[name][set_name] = r
-            print(json.dumps({"model": name, "set": set_name, **r}), flush=True)
+            print(json.dumps({"model": name, "set": set_name, **{k: v for k, v in r.items() if k != "max_scores"}}), flush=True)
     if args.out:
         args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")
 
