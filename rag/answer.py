@@ -249,29 +249,27 @@ def score_evidence(
     passages: list[Passage],
     embedder: Embedder,
     *,
-    query: str | None = None,
     doc_texts: dict[str, str] | None = None,
     embed_units: int | None = None,
 ) -> list[Evidence]:
     """The units of ``passages`` scored against the question, best first.
 
-    ``question`` is the user's own turn (its cues matter); ``query`` is what
-    retrieval used (the standalone question, default ``question``).
+    ``question`` is what is asked: for a follow-up, the current turn with its
+    references resolved (its focus), not the words of earlier turns.
     ``doc_texts`` (doc_id -> text) lets names be looked up in the whole
     briefing rather than the passage alone.
     """
-    query = query or question
     pairs = _units(passages)
     if not pairs:
         return []
     cues = question_cues(question)
-    q_terms = set(tokenize([query])[0])
-    names = question_names(query)
+    q_terms = set(tokenize([question])[0])
+    names = question_names(question)
     unit_terms = tokenize([u.readable() for u, _ in pairs])
     context_terms = tokenize([f"{p.title} {p.heading}" for _, p in pairs])
     best_rank = {p.chunk_id: p.rank for _, p in pairs}
     missing_in = {
-        doc_id: len(absent_names(query, [text])) / len(names) if names else 0.0
+        doc_id: len(absent_names(question, [text])) / len(names) if names else 0.0
         for doc_id, text in _briefing_texts([p for _, p in pairs], doc_texts).items()
     }
     cheap = []
@@ -289,7 +287,7 @@ def score_evidence(
     cheap.sort(reverse=True)
     kept = cheap[:embed_units] if embed_units else cheap
     vectors = _CACHE.encode(embedder, [f"{pairs[i][1].title}. {pairs[i][0].readable()}" for _, i, _, _ in kept])
-    q_vec = np.asarray(embedder.embed_query(query), dtype=np.float32)
+    q_vec = np.asarray(embedder.embed_query(question), dtype=np.float32)
     dense = vectors @ q_vec
     out = []
     for (partial, i, lexical, cue), sim in zip(kept, dense):
@@ -342,7 +340,6 @@ def select_evidence(
     ranked: list[Evidence],
     settings: Settings,
     *,
-    query: str | None = None,
     doc_texts: dict[str, str] | None = None,
 ) -> list[Evidence]:
     """The smallest set of units that answers: the best one, plus any that add
@@ -356,16 +353,15 @@ def select_evidence(
     """
     if not ranked:
         return []
-    query = query or question
     doc_texts = doc_texts or _briefing_texts([e.passage for e in ranked])
-    if absent_names(query, list(doc_texts.values())):
+    if absent_names(question, list(doc_texts.values())):
         return []
-    multi_doc = is_multi_doc(query, doc_texts)
+    multi_doc = is_multi_doc(question, doc_texts)
     floor = settings.refuse_below * (0.85 if multi_doc else 1.0)
     top = ranked[0]
     if top.score < floor:
         return []
-    q_terms = set(tokenize([query])[0])
+    q_terms = set(tokenize([question])[0])
     cues = question_cues(question)
     multi = multi_doc or is_multi_part(question)
     limit = settings.max_sentences + (2 if multi else 0)
@@ -373,7 +369,7 @@ def select_evidence(
     chosen = [top]
     if multi_doc:
         # The best unit of each further briefing that brings a name the others lack.
-        names = question_names(query)
+        names = question_names(question)
         got_names = {n for n in names if _name_found(n, top.unit.readable() + " " + top.passage.title)}
         for cand in ranked[1:]:
             if cand.score < floor * 0.8 or len(chosen) >= limit:

@@ -68,7 +68,6 @@ class Rewrite:
     question: str
     standalone: str
     focus: str
-    antecedent: str = ""
     previous: str = ""
     previous_answer: str = ""
 
@@ -367,7 +366,7 @@ def rewrite(question: str, history: list[dict] | None) -> Rewrite:
     words = [t for t in out if t not in "?.!"]
     cut = words.index("(") if "(" in words and words[-1] == ")" else len(words)
     text, focus = _sentence(words), _sentence(words[:cut])
-    return Rewrite(question, text, focus, ante, previous, answer)
+    return Rewrite(question, text, focus, previous, answer)
 
 
 def _sentence(words: list[str]) -> str:
