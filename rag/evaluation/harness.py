@@ -47,13 +47,21 @@ class DocTexts:
         return self._cache[key]
 
 
-def _git_commit(cwd: Path) -> str | None:
+def git_commit(cwd: Path) -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, timeout=5)
         return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "") if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def public_settings(settings: Settings) -> dict[str, Any]:
+    """The settings as a report records them: without the API key and the login."""
+    public = asdict(settings)
+    for secret in ("llm_key", "ui_auth"):
+        public.pop(secret, None)
+    return public
 
 
 def prepare_index(engine, questions_path: Path, ingest: str | None, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -122,9 +130,6 @@ def run_eval(
     wall = time.perf_counter() - t0
     metrics, by_type = aggregate(records, k)
     metrics.update(conversation_metrics(records, k))
-    settings_dict = asdict(settings)
-    settings_dict.pop("llm_key", None)
-    settings_dict.pop("ui_auth", None)
     return {
         "config": {
             "questions_file": str(questions_path.resolve()),
@@ -132,8 +137,8 @@ def run_eval(
             "index_dir": str(settings.index_path),
             "documents": len(indexed),
             "k": k,
-            "settings": settings_dict,
-            "git_commit": _git_commit(Path(__file__).resolve().parent),
+            "settings": public_settings(settings),
+            "git_commit": git_commit(Path(__file__).resolve().parent),
             "python": platform.python_version(),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "wall_seconds": round(wall, 1),

@@ -29,7 +29,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -264,7 +264,7 @@ def run_squad(
 ) -> dict[str, Any]:
     """``kind`` "squad2" (the 2.0 sample folder) or "squad" (v1.1, the held-out articles); the report dict."""
     from .beir import _file_hash
-    from .harness import _git_commit
+    from .harness import git_commit, public_settings
 
     path = Path(path)
     docs, items, files = read_squad2(path) if kind == "squad2" else read_squad(path, heldout_squad_titles())
@@ -274,9 +274,6 @@ def run_squad(
     t1 = time.perf_counter()
     records = [ask_one(engine, item, closed, k) for item in tracked(items, progress)]
     t_ask = time.perf_counter() - t1
-    public = asdict(engine.settings)
-    for secret in ("llm_key", "ui_auth"):
-        public.pop(secret, None)
     return {
         "config": {
             "kind": kind,
@@ -287,8 +284,8 @@ def run_squad(
             "index_dir": str(engine.settings.index_path),
             "ingested": ingested,
             "k": k or engine.settings.k,
-            "settings": public,
-            "git_commit": _git_commit(ROOT),
+            "settings": public_settings(engine.settings),
+            "git_commit": git_commit(ROOT),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "index_seconds": round(t_index, 1),
             "ask_seconds": round(t_ask, 1),
