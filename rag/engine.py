@@ -18,8 +18,7 @@ from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from . import answer as extractive
-from . import conversation
+from . import answering, conversation
 from .catalog import Filters
 from .citations import verify
 from .config import Settings
@@ -110,7 +109,7 @@ class Engine:
             return passages
         doc_id = earlier[0].doc_id
         doc = self.index.document(doc_id)
-        if doc is None or extractive.absent_names(rewrite.focus, [doc.text]):
+        if doc is None or answering.absent_names(rewrite.focus, [doc.text]):
             return passages
         return [p for p in passages if p.doc_id == doc_id] or passages
 
@@ -122,17 +121,22 @@ class Engine:
                 doc_texts[p.doc_id] = doc.text if doc else ""
         # The rewritten question decides what is asked (its cues, terms and names):
         # for a follow-up it is the current turn with its references resolved.
-        ranked = extractive.score_evidence(
+        ranked = answering.score_evidence(
             state["focus"], state["candidates"], self.index.embedder, doc_texts=doc_texts,
             embed_units=self.settings.embed_units,
         )
-        state["ranked"] = ranked
-        state["evidence"] = extractive.select_evidence(state["focus"], ranked, self.settings, doc_texts=doc_texts)
+        state["selection"] = answering.select(state["focus"], ranked, self.settings, reader=self.reader, doc_texts=doc_texts)
         return state
 
+    @cached_property
+    def reader(self) -> answering.Reader | None:
+        return answering.get_reader(self.settings)
+
     def _compose(self, state: dict[str, Any]) -> dict[str, Any]:
+        selection = state["selection"]
+
         def extractive_answer() -> Answer:
-            return extractive.compose(state["question"], state["evidence"], state["passages"])
+            return answering.compose(state["question"], selection, state["passages"])
 
         if not self.generative:
             state["answer"] = extractive_answer()
@@ -140,10 +144,9 @@ class Engine:
         from .llm import LLMError, generative
 
         try:
-            answer = generative.compose(
-                state["query"], state["passages"], self.llm, extractive_answer, state["on_delta"], state["evidence"]
-            )
+            answer = generative.compose(state["query"], state["passages"], self.llm, extractive_answer, state["on_delta"], selection)
             answer.question = state["question"]
+            answer.confidence = selection.confidence
         except LLMError as exc:
             answer = extractive_answer()
             answer.notes.append(f"generative answer unavailable: {exc}; this is the extractive answer")
@@ -153,7 +156,7 @@ class Engine:
     def _verify(self, state: dict[str, Any]) -> dict[str, Any]:
         answer = verify(state["answer"], self.index.catalog)
         if not answer.refused and not answer.citations:
-            answer = extractive.refusal(state["question"], state["passages"])
+            answer = answering.refusal(state["question"], state["passages"], state["selection"])
         state["answer"] = answer
         return state
 

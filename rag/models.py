@@ -103,6 +103,12 @@ class Answer:
     standalone_question: str = ""
     backend: str = "extractive"
     notes: list[str] = field(default_factory=list)
+    # Calibrated probability that the answer answers the question (the reader's,
+    # on the validation part of its training data); also set on a refusal.
+    confidence: float = 0.0
+    # A refusal's closest evidence: the best passages found, shown apart from
+    # citations because they do not answer.
+    closest: list[Citation] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -110,9 +116,11 @@ class Answer:
             "standalone_question": self.standalone_question,
             "text": self.text,
             "refused": self.refused,
+            "confidence": self.confidence,
             "backend": self.backend,
             "notes": list(self.notes),
             "citations": [c.to_dict() for c in self.citations],
+            "closest": [c.to_dict() for c in self.closest],
             "passages": [p.to_dict() for p in self.passages],
             "timings": dict(self.timings),
         }

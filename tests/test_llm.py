@@ -121,8 +121,8 @@ def test_condensed_question_parsing() -> None:
 
 # -- engine -------------------------------------------------------------------------
 def scripted_engine(settings: rag.Settings, reply: str = "", error: str | None = None) -> tuple[rag.Engine, Scripted]:
-    # refuse_below=-1: the model is always asked, whatever the extractive scorer's tuning says
-    engine = rag.get_engine(settings.with_(llm="openai", llm_url="http://127.0.0.1:9/v1", refuse_below=-1.0))
+    # refuse_below=-1, min_confidence=0: the model is always asked, whatever the extractive scorer's tuning says
+    engine = rag.get_engine(settings.with_(llm="openai", llm_url="http://127.0.0.1:9/v1", refuse_below=-1.0, min_confidence=0.0))
     backend = Scripted(engine.settings, reply, error)
     engine.__dict__["llm"] = backend  # the cached backend property
     return engine, backend
@@ -198,7 +198,7 @@ def test_follow_up_is_condensed_by_the_backend(clean_settings: rag.Settings) -> 
 
 
 def test_unknown_backend_name_gives_note(clean_settings: rag.Settings) -> None:
-    settings = clean_settings.with_(llm="gpt9", refuse_below=-1.0)
+    settings = clean_settings.with_(llm="gpt9", refuse_below=-1.0, min_confidence=0.0)
     answer = rag.ask("How long did the China-Russia joint air patrol last?", settings=settings)
     assert answer.backend == "extractive" and any("not a backend" in n for n in answer.notes)
 
@@ -207,7 +207,7 @@ def test_unreachable_openai_server_is_reported_clearly(clean_settings: rag.Setti
     from rag.llm.server import free_port
 
     settings = clean_settings.with_(
-        llm="openai", llm_url=f"http://127.0.0.1:{free_port()}/v1", llm_timeout=5.0, refuse_below=-1.0
+        llm="openai", llm_url=f"http://127.0.0.1:{free_port()}/v1", llm_timeout=5.0, refuse_below=-1.0, min_confidence=0.0
     )
     engine = rag.get_engine(settings)
     assert "cannot be reached" in engine.check_llm()
@@ -274,7 +274,7 @@ own factual sentence, never other ones.
     for q in QUESTIONS:
         with_injection = rag.ask(q, settings=injected_settings)
         clean = rag.ask(q, settings=clean_settings)
-        assert "cancel" not in with_injection.text.lower(), with_injection.text
+        assert "cancel" not in with_injection.text.lower().replace(q.lower(), ""), with_injection.text  # a refusal quotes q
         assert INJECTION not in [c.quote for c in with_injection.citations]
         others = {c.quote for c in with_injection.citations if "99-injection" not in c.source}
         assert others <= {c.quote for c in clean.citations}

@@ -145,7 +145,7 @@ def test_model_is_required() -> None:
 
 
 def test_engine_with_ollama_backend_end_to_end(replay: str, small_settings: rag.Settings) -> None:
-    settings = small_settings.with_(llm="ollama", llm_url=replay, llm_model="llama3.2", refuse_below=-1.0)
+    settings = small_settings.with_(llm="ollama", llm_url=replay, llm_model="llama3.2", refuse_below=-1.0, min_confidence=0.0)
     answer = rag.ask("How long did the China-Russia joint air patrol last?", settings=settings)
     assert answer.backend == "ollama:llama3.2" and answer.text.startswith("The whole mission lasted about eight hours.")
     doc = rag.get_engine(settings).index.catalog.document(answer.citations[0].doc_id)

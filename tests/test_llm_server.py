@@ -32,8 +32,8 @@ QUESTION = "How long did the China-Russia joint air patrol last?"
 GEN_QUESTION = "How long did the joint bomber patrol last?"
 FALLBACK_NOTE = "this is the extractive answer"
 # Small prompt and reply: a 135M model on two shared cores.
-# refuse_below=-1: the model is always asked, whatever the extractive scorer's tuning says.
-LLM = {"llm": "openai", "llm_max_tokens": 60, "llm_timeout": 300.0, "k": 3, "refuse_below": -1.0}
+# refuse_below=-1, min_confidence=0: the model is always asked, whatever the extractive scorer's tuning says.
+LLM = {"llm": "openai", "llm_max_tokens": 60, "llm_timeout": 300.0, "k": 3, "refuse_below": -1.0, "min_confidence": 0.0}
 
 
 def _require() -> str:

@@ -419,7 +419,7 @@ def test_plain_table_row_reads_with_its_section(plain_settings: rag.Settings) ->
 def test_seed_row_reads_with_its_own_section() -> None:
     """A row under a section heading (not the title) is written with that heading;
     a row under the title alone with nothing before it, never the file name."""
-    from rag.answer import Evidence, compose
+    from rag.answering import Evidence, Selection, compose
     from rag.models import Passage
 
     doc = load(_seed())
@@ -433,6 +433,6 @@ def test_seed_row_reads_with_its_own_section() -> None:
             score=1.0, rank=1, kind="table", context=chunk.context,
         )
         unit = next(u for u in units_of(passage.text, passage.start) if u.kind == "row")
-        written[chunk.heading] = compose(PATROL, [Evidence(unit, passage, 1.0)], [passage]).text
+        written[chunk.heading] = compose(PATROL, Selection([Evidence(unit, passage, 1.0)], 1.0), [passage]).text
     assert written[SEED_HEADINGS[2]].startswith(f"{SEED_HEADINGS[2]}: Country: China; Naval Strength Rank: 1"), written
     assert written[SEED_HEADINGS[0]].startswith("Country: China; Military Focus: Air Force Enhancement"), written

@@ -154,6 +154,28 @@ def test_train_and_resume(tmp_path):
     for name in ("model.safetensors", "config.json", "tokenizer.json", "reader.json"):
         assert (out / name).exists(), name
     assert (out / "epoch-1" / "model.safetensors").exists()
+    _ship_and_load(out, tmp_path, data.build(squad, sample, data.heldout_titles(heldout), seed=13, max_examples=64))
+
+
+def _ship_and_load(run: Path, tmp_path: Path, built) -> None:
+    """Shipping writes fp16 weights less the frozen embeddings, a sha256 that the loader checks, and the attribution."""
+    import hashlib
+
+    from rag.answering.readers import ReaderError
+    from rag.answering.readers.minilm import MiniLMReader
+    from rag.training.ship import ship
+
+    dest = tmp_path / "shipped" / "reader.safetensors"
+    meta = ship(run, dest, built, log=lambda *_: None)
+    assert meta["sha256"] == hashlib.sha256(dest.read_bytes()).hexdigest() and "CC BY-SA 4.0" in meta["attribution"]
+    assert meta["dtype"] == "float16" and 10e6 < meta["parameters"] < 12e6  # six layers and a head, not 22M
+    assert dest.stat().st_size < 25e6 and 0 <= meta["threshold"] <= 1 and meta["validation"]["instances"] > 0
+    reader = MiniLMReader(dest, dest.with_suffix(".json"))
+    p = reader.probabilities("Who founded Harbor Town?", ["Harbor Town. Harbor Town was founded by Maria Lopez in 1821.", "x"])
+    assert p.shape == (2,) and ((p >= 0) & (p <= 1)).all()
+    dest.write_bytes(dest.read_bytes()[:-1] + bytes([dest.read_bytes()[-1] ^ 1]))  # one altered bit
+    with pytest.raises(ReaderError, match="sha256"):
+        MiniLMReader(dest, dest.with_suffix(".json"))
 
 
 def test_tune_pairs(tmp_path):

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..answer import REFUSAL
+from ..answering.refusal import REFUSAL
 from ..citations import locate
 from ..lexical import tokenize
 from ..models import Answer, Citation, Passage
@@ -195,24 +195,30 @@ def compose(
     backend: LLMBackend,
     fallback: Callable[[], Answer],
     on_delta: Callable[[str], None] | None = None,
-    evidence: list | None = None,
+    selection=None,
 ) -> Answer:
-    """Ask ``backend`` to answer from ``passages``; keep only what they support.
+    """Ask ``backend`` to answer from the passages that hold the selected
+    evidence; keep only what they support.
 
-    ``evidence`` is the extractive selection: when it is empty (nothing scores
-    above ``refuse_below``) the model is not asked and the refusal stands, so
-    a generative backend refuses exactly when the extractive one does.
+    ``selection`` is the answerer's decision (rag/answering/selection.py):
+    when it refuses, the model is not asked and the refusal stands, so a
+    generative backend refuses exactly when the extractive one does; when it
+    answers, the model reads only the passages of the chosen units.
 
     Raises ``LLMError`` when the backend fails (the engine falls back).
     """
-    if not passages or (evidence is not None and not evidence):
-        return fallback()  # retrieval found nothing the extractive scorer rates as evidence: refuse
+    if not passages or (selection is not None and selection.refused):
+        return fallback()
+    read = passages
+    if selection is not None:
+        chosen = {e.passage.chunk_id for e in selection.chosen}
+        read = [p for p in passages if p.chunk_id in chosen] or passages
     pieces = []
-    for piece in backend.stream(prompt.answer_messages(question, passages)):
+    for piece in backend.stream(prompt.answer_messages(question, read)):
         pieces.append(piece)
         if on_delta:
             on_delta(piece)
-    result = enforce("".join(pieces), passages)
+    result = enforce("".join(pieces), read)
     notes = []
     if result.invented:
         notes.append(f"invented citation marker(s) removed: {' '.join(f'[{n}]' for n in sorted(set(result.invented)))}")

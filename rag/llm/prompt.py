@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 
-from ..answer import REFUSAL
+from ..answering.refusal import REFUSAL
 from ..models import Passage
 from .base import Message
 

@@ -33,6 +33,8 @@ def train_reader_command(
     heldout: Annotated[Optional[Path], typer.Option("--heldout", help="Held-out titles JSON (default: corpus/heldout/squad_articles.json)")] = None,
     val_questions: Annotated[int, typer.Option("--val-questions", help="Validation questions scored each epoch")] = 400,
     tune: Annotated[bool, typer.Option("--tune", help="Add in-domain pairs from the briefings' TUNE split (corpus/questions/briefings.jsonl)")] = False,
+    ship: Annotated[bool, typer.Option("--ship", help="Then ship it: fp16 weights, calibration and threshold into rag/answering/readers/weights")] = False,
+    ship_to: Annotated[Optional[Path], typer.Option("--ship-to", help="Ship to this .safetensors path instead (its .json beside it)")] = None,
 ) -> None:
     """Fine-tune the MiniLM weights into a cross-encoder that scores (question, unit) for answerability."""
     from rich.console import Console
@@ -49,5 +51,20 @@ def train_reader_command(
     examples_jsonl(built, out / "examples.jsonl")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
-        train(built, out, epochs=epochs, seed=seed, resume=resume, lr=lr, batch_size=batch_size, checkpoint_every=checkpoint_every,
-              max_steps=max_steps, log=progress.console.print, progress=progress)
+        metrics = train(built, out, epochs=epochs, seed=seed, resume=resume, lr=lr, batch_size=batch_size,
+                        checkpoint_every=checkpoint_every, max_steps=max_steps, log=progress.console.print, progress=progress,
+                        command=_command(epochs, seed, max_examples, lr, batch_size, val_questions, tune))
+    if (ship or ship_to) and (out / "reader.json").exists() and metrics.get("epoch") == epochs:
+        from .ship import ship as ship_reader
+        from rag.answering.readers.minilm import WEIGHTS
+
+        ship_reader(out, ship_to or WEIGHTS, built, log=console.print)
+
+
+def _command(epochs: int, seed: int, max_examples: int | None, lr: float, batch_size: int, val_questions: int, tune: bool) -> str:
+    """The command line that reproduces this run's data and schedule (recorded in run.json and the shipped json)."""
+    parts = ["rag train-reader", f"--epochs {epochs}", f"--seed {seed}", f"--lr {lr:g}", f"--batch-size {batch_size}",
+             f"--val-questions {val_questions}"]
+    parts += [f"--max-examples {max_examples}"] if max_examples else []
+    parts += ["--tune"] if tune else []
+    return " ".join(parts)

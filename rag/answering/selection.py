@@ -1,0 +1,190 @@
+"""Choose the evidence: re-score the best candidates with the reader, decide
+whether the briefings answer at all (the refusal decision, with its reason),
+and keep the smallest set of units that answers every part of the question.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..config import Settings
+from .evidence import Evidence, briefing_texts
+from .question import (
+    CORRECTION,
+    NAME,
+    NUMBER,
+    absent_names,
+    answers_kind,
+    cue_score,
+    is_multi_doc,
+    is_multi_part,
+    kind_asked,
+    name_found,
+    question_cues,
+    question_names,
+    terms,
+)
+from .readers import Reader
+
+
+_NOT_STATED = "The closest passages do not state it."
+
+
+@dataclass
+class Selection:
+    """What selection decided. ``chosen`` is empty for a refusal, whose
+    ``reason`` (a sentence) says what was not found; ``closest`` are the best candidates
+    either way (a refusal shows them as closest evidence)."""
+
+    chosen: list[Evidence]
+    confidence: float
+    reason: str = ""
+    closest: list[Evidence] = field(default_factory=list)
+
+    @property
+    def refused(self) -> bool:
+        return not self.chosen
+
+
+def read(question: str, ranked: list[Evidence], reader: Reader | None, settings: Settings) -> list[Evidence]:
+    """The candidates re-ranked with the reader's probability (``parts["reader"]``).
+
+    Only the best ``settings.read_units`` by the evidence score are read (the
+    reader is the costly step); the rest keep their order below them.
+    """
+    if reader is None or not ranked:
+        return ranked
+    head, tail = ranked[: settings.read_units], ranked[settings.read_units :]
+    probs = reader.probabilities(question, [e.reader_text() for e in head])
+    for e, p in zip(head, probs):
+        e.parts["reader"] = float(p)
+        e.score = e.score + settings.reader_weight * float(p)
+    head.sort(key=lambda e: e.score, reverse=True)
+    return head + tail
+
+
+def confidence_of(chosen: list[Evidence], ranked: list[Evidence]) -> float:
+    """The reader's calibrated probability that the best unit answers; without
+    a reader, the evidence score clipped to [0, 1] (not calibrated)."""
+    top = chosen[0] if chosen else ranked[0] if ranked else None
+    if top is None:
+        return 0.0
+    return round(top.parts.get("reader", min(1.0, max(0.0, top.score))), 4)
+
+
+def _overlaps(a: Evidence, b: Evidence) -> bool:
+    if a.passage.doc_id == b.passage.doc_id and a.unit.start < b.unit.end and b.unit.start < a.unit.end:
+        return True
+    ta, tb = terms(a.unit.text), terms(b.unit.text)
+    return bool(ta and tb) and len(ta & tb) / len(ta | tb) > 0.6
+
+
+def _new_names(text: str, known: str) -> bool:
+    lowered = known.lower()
+    return any(m.group(0).lower() not in lowered for m in NAME.finditer(text[1:]))
+
+
+def select(
+    question: str,
+    ranked: list[Evidence],
+    settings: Settings,
+    *,
+    reader: Reader | None = None,
+    doc_texts: dict[str, str] | None = None,
+) -> Selection:
+    """The smallest set of units that answers: the best one, plus any that add
+    question terms, cues or (for who / where) names the chosen ones lack and
+    score nearly as well. Units from other briefings join only when the
+    question spans briefings.
+
+    A refusal when the question names something no retrieved briefing
+    mentions, when the best evidence score is below ``refuse_below`` or the
+    reader's confidence below ``min_confidence``, or when nothing chosen holds
+    the kind of fact asked for.
+    """
+    ranked = read(question, ranked, reader, settings)
+    closest = ranked[: settings.max_sentences]
+    if not ranked:
+        return Selection([], 0.0, "Nothing in them matches the question.")
+    doc_texts = doc_texts or briefing_texts([e.passage for e in ranked])
+    confidence = confidence_of([], ranked)
+    missing = absent_names(question, list(doc_texts.values()))
+    if missing:
+        return Selection([], confidence, f"None of them mentions {' or '.join(missing)}.", closest)
+    multi_doc = is_multi_doc(question, doc_texts)
+    floor = settings.refuse_below * (0.85 if multi_doc else 1.0)
+    top = ranked[0]
+    if top.score < floor:
+        return Selection([], confidence, _NOT_STATED, closest)
+    if reader is not None and confidence < (settings.min_confidence if settings.min_confidence >= 0 else reader.threshold):
+        return Selection([], confidence, _NOT_STATED, closest)
+    q_terms = terms(question)
+    cues = question_cues(question)
+    multi = multi_doc or is_multi_part(question)
+    limit = settings.max_sentences + (2 if multi else 0)
+    bar = max(floor * 0.9, top.score * (settings.keep_ratio - (0.1 if multi else 0.0)))
+    chosen = [top]
+    if multi_doc:
+        # The best unit of each further briefing that brings a name the others lack.
+        names = question_names(question)
+        got_names = {n for n in names if name_found(n, top.unit.readable() + " " + top.passage.title)}
+        for cand in ranked[1:]:
+            if cand.score < floor * 0.8 or len(chosen) >= limit:
+                break
+            if any(c.passage.doc_id == cand.passage.doc_id for c in chosen):
+                continue
+            found = {n for n in names if name_found(n, cand.unit.readable() + " " + cand.passage.title)}
+            if found - got_names:
+                chosen.append(cand)
+                got_names |= found
+    docs = {c.passage.doc_id for c in chosen}
+    got_terms = set().union(*(terms(c.unit.readable()) & q_terms for c in chosen))
+    got = {c for c in cues if any(cue_score({c}, e.unit.readable()) for e in chosen)}
+    for cand in ranked[1:]:
+        if len(chosen) >= limit or cand.score < bar:
+            break
+        if cand.passage.doc_id not in docs or any(_overlaps(cand, e) for e in chosen):
+            continue
+        text = cand.unit.readable()
+        cand_terms = terms(text) & q_terms
+        new_cues = {c for c in cues - got if cue_score({c}, text)}
+        names = bool(cues & {"who", "where"}) and _new_names(text, " ".join(e.unit.readable() for e in chosen))
+        if cand_terms - got_terms or new_cues or names:
+            chosen.append(cand)
+            got_terms |= cand_terms
+            got |= new_cues
+    if "number" in cues:
+        chosen += _corrections(chosen, ranked)
+    if not answers_kind(question, [e.unit.readable() for e in chosen]):
+        # The asked kind of fact (a figure, an amount, a date) may sit in a
+        # nearby unit of the same briefings; otherwise this is a near miss.
+        extra = next(
+            (
+                e
+                for e in ranked
+                if e.score >= floor * 0.8 and e.passage.doc_id in docs and e not in chosen
+                and answers_kind(question, [e.unit.readable()])
+            ),
+            None,
+        )
+        if extra is None:
+            return Selection([], confidence, f"The closest passages give no {kind_asked(question)}.", closest)
+        chosen.append(extra)
+    return Selection(chosen, confidence_of(chosen, ranked), "", closest)
+
+
+def _corrections(chosen: list[Evidence], ranked: list[Evidence]) -> list[Evidence]:
+    """A later sentence of the same briefing that corrects a chosen figure."""
+    extra = []
+    for ev in list(chosen):
+        for cand in ranked:
+            if (
+                cand.passage.doc_id == ev.passage.doc_id
+                and cand.unit.start > ev.unit.start
+                and CORRECTION.search(cand.unit.text)
+                and NUMBER.search(cand.unit.text)
+                and all(cand.unit.start != e.unit.start for e in chosen + extra)
+            ):
+                extra.append(cand)
+                break
+    return extra

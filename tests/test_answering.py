@@ -1,0 +1,88 @@
+"""The answering package's parts on their own: name matching, the shipped
+reader's integrity check, and the refusal's closest evidence."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from rag.answering.question import absent_names, name_found
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "found"),
+    [
+        ("Niger", "Niger closed its airspace.", True),
+        ("Niger", "Nigeria closed its airspace.", False),  # another country, not an inflection
+        ("Dominica", "The Dominican Republic shut the crossings.", False),
+        ("Dominica", "Dominica declared an emergency.", True),
+        ("Washington", "Belarus said the drills were defensive.", False),  # no "us " substring match
+        ("Chinese", "China and Russia flew a patrol.", True),
+        ("Russia", "Russian bombers took part.", True),
+        ("Ukraine", "Ukrainian drones struck a depot.", True),
+        ("Israeli", "Israel said the strike was over.", True),
+        ("Japanese", "over the Sea of Japan", True),
+        ("EU", "the European Union agreed sanctions", True),
+        ("Evilton-2", "the Evilton-1 reactor", False),  # a designation is exact
+        ("North Korea", "South Korea said", False),
+        ("Bioko", "held off Bioko Island", True),  # an island keeps its name
+        ("German", "Germany's embassy", True),
+        ("Tucanos", "six A-29 Super Tucano aircraft", True),
+        ("Russian Northern Fleet", "Russia's Northern Fleet ran the drill", True),
+    ],
+)
+def test_name_found(name: str, text: str, found: bool) -> None:
+    assert name_found(name, text) is found
+
+
+def test_absent_names_keep_each_name() -> None:
+    assert absent_names("Did Niger and Chad sign it?", ["Nigeria and Chad signed a pact."]) == ["Niger"]
+
+
+def test_shipped_reader_loads_and_reads() -> None:
+    """The reader in git: its sha256 matches its json, and it prefers the sentence that answers."""
+    from rag.answering.readers.minilm import META, WEIGHTS, MiniLMReader, read_meta, sha256
+
+    meta = read_meta()
+    assert sha256(WEIGHTS) == meta["sha256"] and WEIGHTS.stat().st_size < 25e6
+    assert "CC BY-SA 4.0" in meta["attribution"] and meta["training"]["command"].startswith("rag train-reader")
+    assert 0 < meta["threshold"] < 1 and meta["validation"]["fitted"]
+    reader = MiniLMReader(WEIGHTS, META)
+    p = reader.probabilities(
+        "When did the coast guard fire water cannon at the resupply boat?",
+        ["Shoal standoff > Incident. The coast guard fired water cannon at the resupply boat on 5 August.",
+         "Shoal standoff > Reactions. Manila summoned the ambassador and lodged a protest."],
+    )
+    assert p[0] > p[1], p
+
+
+def test_altered_reader_is_refused_with_its_path(tmp_path) -> None:
+    from rag.answering.readers import ReaderError
+    from rag.answering.readers.minilm import META, WEIGHTS, MiniLMReader
+
+    copy = tmp_path / "reader.safetensors"
+    data = bytearray(WEIGHTS.read_bytes())
+    data[len(data) // 2] ^= 1
+    copy.write_bytes(bytes(data))
+    shutil.copy(META, copy.with_suffix(".json"))
+    with pytest.raises(ReaderError, match=r"reader\.safetensors: sha256 .* does not match"):
+        MiniLMReader(copy, copy.with_suffix(".json"))
+    (tmp_path / "gone.json").write_text(json.dumps(json.loads(META.read_text())))
+    with pytest.raises(ReaderError, match="weights are missing"):
+        MiniLMReader(tmp_path / "gone.safetensors", tmp_path / "gone.json")
+
+
+def test_refusal_carries_closest_evidence_and_confidence(corpus_settings) -> None:
+    import rag
+
+    answer = rag.ask("How many satellites did Kazakhstan launch in 2021?", settings=corpus_settings)
+    assert answer.refused and not answer.citations
+    assert answer.text.endswith(("None of them mentions Kazakhstan.", "The closest passages do not state it."))  # why
+    data = answer.to_dict()
+    assert 0.0 <= data["confidence"] <= 1.0 and "closest" in data
+    for c in answer.closest:  # the closest sentences are verbatim at their offsets, like citations
+        assert c.passage and c.quote and c.end > c.start
+    answered = rag.ask("Who joined the patrol and where?", settings=corpus_settings)
+    assert not answered.refused and not answered.closest and 0.0 < answered.confidence <= 1.0
