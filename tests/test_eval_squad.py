@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from rag.cli import app
 from rag.evaluation import squad
-from rag.evaluation.metrics import auc, contains_answer, squad_normalise
+from rag.evaluation.metrics import auc, contains_answer, selective, squad_normalise
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SAMPLE500 = SHARED / "benchmarks" / "squad-v2-sample500"
@@ -113,6 +113,15 @@ def test_auc():
     assert auc([0.5], []) is None
 
 
+def test_selective_answering_metrics():
+    out = selective([(True, True, 0.9), (True, False, 0.8), (False, False, 0.1), (True, True, 0.3)])
+    assert out["curve"] == [(0.25, 1.0), (0.5, 0.5), (0.75, 0.6667)]  # most confident first; refused never covered
+    assert out["coverage"] == 0.75 and out["accuracy_answered"] == 0.6667
+    assert out["risk_coverage_area"] == round((1 + 0.5 + 2 / 3) / 4, 4)
+    assert out["confidence_auc"] == 0.5  # 0.9 above the wrong 0.8, 0.3 below it
+    assert selective([(True, True, 0.2), (True, False, 0.1)])["confidence_auc"] == 1.0
+
+
 def test_errors_stay_in_every_denominator():
     ok = {"id": "a", "is_impossible": False, "correct": True, "refused": False, "own_first": True, "own_any": True, "ms": 10.0, "confidence": None}
     un = {"id": "u", "is_impossible": True, "correct": True, "refused": True, "own_first": False, "own_any": False, "ms": 20.0}
@@ -130,7 +139,8 @@ def test_errors_stay_in_every_denominator():
     assert m["unanswerable_refused"] == 0.5 and m["overall"] == 0.5
     assert m["own_context_cited_first"] == 0.5 and m["own_context_cited"] == 0.5
     assert m["latency.total.p50"] == 15.0
-    assert m["confidence_auc"] is None  # no confidence on the answers
+    assert m["selective.coverage"] == 0.25 and m["selective.accuracy_answered"] == 1.0  # only ok was answered
+    assert m["selective.confidence_auc"] is None  # no confidence on these answers
 
 
 def test_article_markdown():
@@ -157,10 +167,10 @@ def test_open_run(open_run, squad2_dir):
     assert m["own_context_cited_first"] == 1.0
     assert m["overall"] == round(sum(r["correct"] for r in report["questions"]) / 4, 4)
     assert m["latency.total.p50"] > 0
-    if not hasattr(__import__("rag").Answer, "confidence"):
-        assert m["confidence_auc"] is None
+    assert 0 < m["selective.coverage"] <= 1 and len(report["risk_coverage"]) == round(m["selective.coverage"] * 4)
     html = (out / "report.html").read_text()
-    assert "<script" not in html.lower() and "src=" not in html and "href=" not in html
+    assert "<script" not in html.lower() and "href=" not in html
+    assert html.count("src=") == html.count("src='data:image/png;base64,") == 1  # the risk-coverage plot, inlined
     assert "## Wrong answers" in (out / "report.md").read_text()
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from rag.config import Settings
 
-from .metrics import CONVERSATION_METRICS, aggregate, basename, score_question
+from .metrics import CONVERSATION_METRICS, aggregate, basename, records_selective, score_question
 from .questions import Question, check_against_corpus, load_questions
 
 Progress = Callable[[int, int, str], None]
@@ -147,6 +147,7 @@ def run_eval(
         "warnings": warnings,
         "metrics": metrics,
         "by_type": by_type,
+        "risk_coverage": records_selective(records)["curve"],
         "questions": records,
     }
 

@@ -274,6 +274,7 @@ def score_question(q, answer: dict, texts: Texts | None = None) -> dict[str, Any
     out: dict[str, Any] = {
         "answerable": q.answerable,
         "refused": refused,
+        "confidence": answer.get("confidence"),
         "key_correct": correct,
         "missing_keys": missing,
         "quotes": [quote_check(c, texts) for c in citations],
@@ -328,6 +329,41 @@ def auc(positives: Iterable[float], negatives: Iterable[float]) -> float | None:
     return round(wins / (len(pos) * len(neg)), 4)
 
 
+def selective(answers: Iterable[tuple[bool, bool, float | None]]) -> dict[str, Any]:
+    """How well confidence orders the answers: ``answers`` is (answered, correct, confidence) per question.
+
+    Risk-coverage: the answered questions from most to least confident; at each
+    cut, coverage is the share of all questions answered so far and accuracy the
+    share of those that are right (an answered unanswerable question is wrong).
+    ``area`` is the area under that accuracy-coverage curve (coverage on [0, 1]:
+    a perfect ordering of the same answers scores its accuracy-weighted coverage).
+    ``confidence_auc``: the chance a correct answer is more confident than a wrong
+    one or an answered unanswerable question.
+    """
+    answers = list(answers)
+    given = sorted(((c or 0.0, ok) for answered, ok, c in answers if answered), key=lambda x: -x[0])
+    curve, right, area = [], 0, 0.0
+    for i, (_, ok) in enumerate(given, start=1):
+        right += ok
+        curve.append((round(i / len(answers), 4), round(right / i, 4)))
+        area += (right / i) / len(answers)
+    return {
+        "coverage": round(len(given) / len(answers), 4) if answers else None,
+        "accuracy_answered": round(right / len(given), 4) if given else None,
+        "risk_coverage_area": round(area, 4) if answers else None,
+        "confidence_auc": auc([c for c, ok in given if ok], [c for c, ok in given if not ok]),
+        "curve": curve,
+    }
+
+
+def records_selective(records: list[dict]) -> dict[str, Any]:
+    """``selective`` over evaluation records; a question that raised was not answered."""
+    return selective(
+        (False, False, None) if "error" in r else (not r["metrics"]["refused"], bool(r["metrics"]["key_correct"]), r["metrics"].get("confidence"))
+        for r in records
+    )
+
+
 def aggregate(records: list[dict], k: int) -> tuple[dict[str, float | None], dict[str, dict[str, Any]]]:
     """Flat metric dict (the names --fail-under uses) and per-type breakdown.
 
@@ -363,6 +399,8 @@ def aggregate(records: list[dict], k: int) -> tuple[dict[str, float | None], dic
         "unanswerable_refused": _mean(m(r)["refused"] for r in unanswerable),
         "answerable_wrongly_refused": _mean(m(r)["refused"] for r in answerable),
     }
+    chosen = records_selective(records)
+    metrics.update({f"selective.{name}": v for name, v in chosen.items() if name != "curve"})
     for stage in STAGES:
         values = [float(r["timings"][stage]) for r in ok if stage in (r.get("timings") or {})]
         metrics[f"latency.{stage}.p50"] = percentile(values, 50)

@@ -18,7 +18,7 @@ An unanswerable question has ``answer == "NOT_IN_CORPUS"`` and empty
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any

@@ -23,6 +23,10 @@ HEADLINE = (
     ("quote_validity", "Quote validity"),
     ("unanswerable_refused", "Unanswerable refused"),
     ("answerable_wrongly_refused", "Answerable wrongly refused"),
+    ("selective.coverage", "Coverage (share answered)"),
+    ("selective.accuracy_answered", "Accuracy of answered questions"),
+    ("selective.risk_coverage_area", "Risk-coverage area (accuracy over coverage)"),
+    ("selective.confidence_auc", "Confidence AUC (correct vs wrong or answered unanswerable)"),
 )
 
 
@@ -55,7 +59,7 @@ def _latency_rows(metrics: dict[str, Any]) -> list[tuple[str, Any, Any]]:
 
 
 # -- markdown --------------------------------------------------------------------
-def _md_cell(text: Any) -> str:
+def md_cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
@@ -84,7 +88,7 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["", "## Latency (ms)", "", "| stage | p50 | p95 |", "|---|---:|---:|"]
     lines += [f"| {s} | {fmt(a)} | {fmt(b)} |" for s, a, b in _latency_rows(m)]
     if report.get("warnings"):
-        lines += ["", "## Warnings", ""] + [f"- {_md_cell(w)}" for w in report["warnings"]]
+        lines += ["", "## Warnings", ""] + [f"- {md_cell(w)}" for w in report["warnings"]]
     bad = failures(report)
     lines += ["", f"## Wrong answers ({len(bad)})", ""]
     if bad:
@@ -93,8 +97,8 @@ def markdown(report: dict[str, Any]) -> str:
             ans = r.get("error") or r["answer"]["text"]
             missing = ", ".join(r.get("metrics", {}).get("missing_keys", []))
             lines.append(
-                f"| {r['id']} | {r['type']} | {_md_cell(r['gold']['question'])} | {_md_cell(r['gold']['answer'])} | "
-                f"{_md_cell(ans[:300])} | {_md_cell(missing)} |"
+                f"| {r['id']} | {r['type']} | {md_cell(r['gold']['question'])} | {md_cell(r['gold']['answer'])} | "
+                f"{md_cell(ans[:300])} | {md_cell(missing)} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -149,11 +153,28 @@ def plots(report: dict[str, Any]) -> dict[str, str]:
     ax.set_ylabel("questions")
     ax.set_title("Retrieval rank of the gold source")
     out["gold_rank"] = _png(fig)
+    if report.get("risk_coverage"):
+        out["risk_coverage"] = risk_coverage_png(report["risk_coverage"], report["metrics"])
     return out
 
 
+def risk_coverage_png(curve: list[tuple[float, float]], metrics: dict[str, Any], prefix: str = "selective.") -> str:
+    """Accuracy of the answered questions against the share answered, most confident first."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    ax.plot([c for c, _ in curve], [a for _, a in curve], color="#3b6ea5")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("coverage (share of questions answered)")
+    ax.set_ylabel("accuracy of answered")
+    ax.set_title(f"Risk-coverage (area {fmt(metrics.get(prefix + 'risk_coverage_area'))}, "
+                 f"confidence AUC {fmt(metrics.get(prefix + 'confidence_auc'))})")
+    return _png(fig)
+
+
 # -- html ------------------------------------------------------------------------
-_CSS = """
+CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;max-width:1150px}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em}
 table{border-collapse:collapse;margin:8px 0;font-size:.9em}
@@ -166,7 +187,7 @@ details{margin:2px 0}summary{cursor:pointer}
 """
 
 
-def _e(x: Any) -> str:
+def esc(x: Any) -> str:
     return html.escape(fmt(x) if not isinstance(x, str) else x)
 
 
@@ -178,15 +199,15 @@ def to_html(report: dict[str, Any]) -> str:
         # No external resources: the report must open offline.
         "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">",
         "<title>Evaluation report</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{CSS}</style></head><body>",
         "<h1>Evaluation report</h1>",
-        f"<p class='muted'>{_e(m['questions'])} questions from <code>{_e(cfg['questions_file'])}</code>; "
-        f"{_e(cfg['documents'])} indexed documents; k = {_e(cfg['k'])}; answerer <code>{_e(str(cfg['settings'].get('llm')))}</code>; "
-        f"commit <code>{_e(str(cfg.get('git_commit')))}</code>; {_e(cfg['created'])}</p>",
+        f"<p class='muted'>{esc(m['questions'])} questions from <code>{esc(cfg['questions_file'])}</code>; "
+        f"{esc(cfg['documents'])} indexed documents; k = {esc(cfg['k'])}; answerer <code>{esc(str(cfg['settings'].get('llm')))}</code>; "
+        f"commit <code>{esc(str(cfg.get('git_commit')))}</code>; {esc(cfg['created'])}</p>",
         "<h2>Metrics</h2><table><tr><th>metric</th><th>name</th><th>value</th></tr>",
     ]
     for name, label in HEADLINE:
-        parts.append(f"<tr><td>{_e(label)}</td><td><code>{_e(name)}</code></td><td class='num'>{_e(m.get(name))}</td></tr>")
+        parts.append(f"<tr><td>{esc(label)}</td><td><code>{esc(name)}</code></td><td class='num'>{esc(m.get(name))}</td></tr>")
     parts.append("</table>")
     parts.append("<div class='plots'>")
     for key, alt in (("accuracy_by_type", "Accuracy by question type"), ("gold_rank", "Retrieval rank of the gold source"), ("latency", "Latency per stage")):
@@ -195,15 +216,15 @@ def to_html(report: dict[str, Any]) -> str:
     parts.append("<h2>By question type</h2><table><tr><th>type</th><th>n</th><th>key accuracy</th><th>hit@k</th><th>MRR</th><th>refused</th></tr>")
     for t, row in report["by_type"].items():
         parts.append(
-            f"<tr><td>{_e(t)}</td><td class='num'>{row['n']}</td><td class='num'>{_e(row['key_accuracy'])}</td>"
-            f"<td class='num'>{_e(row['hit_at_k'])}</td><td class='num'>{_e(row['mrr'])}</td><td class='num'>{_e(row['refused'])}</td></tr>"
+            f"<tr><td>{esc(t)}</td><td class='num'>{row['n']}</td><td class='num'>{esc(row['key_accuracy'])}</td>"
+            f"<td class='num'>{esc(row['hit_at_k'])}</td><td class='num'>{esc(row['mrr'])}</td><td class='num'>{esc(row['refused'])}</td></tr>"
         )
     parts.append("</table><h2>Latency (ms)</h2><table><tr><th>stage</th><th>p50</th><th>p95</th></tr>")
     for s, a, b in _latency_rows(m):
-        parts.append(f"<tr><td>{s}</td><td class='num'>{_e(a)}</td><td class='num'>{_e(b)}</td></tr>")
+        parts.append(f"<tr><td>{s}</td><td class='num'>{esc(a)}</td><td class='num'>{esc(b)}</td></tr>")
     parts.append("</table>")
     if report.get("warnings"):
-        parts.append("<h2>Warnings</h2><ul>" + "".join(f"<li>{_e(w)}</li>" for w in report["warnings"]) + "</ul>")
+        parts.append("<h2>Warnings</h2><ul>" + "".join(f"<li>{esc(w)}</li>" for w in report["warnings"]) + "</ul>")
     parts.append("<h2>Questions</h2><p class='muted'>Click a question for the answer, its citations and the gold data.</p>")
     parts.append("<table><tr><th>id</th><th>type</th><th>question</th><th>correct</th><th>gold rank</th><th>cit. prec.</th><th>ms</th></tr>")
     for r in report["questions"]:
@@ -212,9 +233,9 @@ def to_html(report: dict[str, Any]) -> str:
         mark = f"<span class='{'ok' if good else 'bad'}'>{'✓' if good else '✗'}</span>"
         body = _question_detail(r)
         parts.append(
-            f"<tr><td>{_e(r['id'])}</td><td>{_e(r['type'])}</td><td><details><summary>{_e(r['gold']['question'])}</summary>{body}</details></td>"
-            f"<td>{mark}</td><td class='num'>{_e(met.get('gold_rank'))}</td><td class='num'>{_e(met.get('citation_precision'))}</td>"
-            f"<td class='num'>{_e((r.get('timings') or {}).get('total'))}</td></tr>"
+            f"<tr><td>{esc(r['id'])}</td><td>{esc(r['type'])}</td><td><details><summary>{esc(r['gold']['question'])}</summary>{body}</details></td>"
+            f"<td>{mark}</td><td class='num'>{esc(met.get('gold_rank'))}</td><td class='num'>{esc(met.get('citation_precision'))}</td>"
+            f"<td class='num'>{esc((r.get('timings') or {}).get('total'))}</td></tr>"
         )
     parts.append("</table>")
     parts.append("<h2>Configuration</h2><pre>" + html.escape(json.dumps(cfg, indent=1, ensure_ascii=False)) + "</pre>")
@@ -226,22 +247,22 @@ def _question_detail(r: dict[str, Any]) -> str:
     g = r["gold"]
     out = []
     if g.get("history"):
-        out.append("<p class='muted'>history: " + " / ".join(_e(f"{t['role']}: {t['content']}") for t in g["history"]) + "</p>")
-    out.append(f"<p><b>gold:</b> {_e(g['answer'])}<br><b>keys:</b> {_e(', '.join(g['must_include']) or '–')}"
-               f"<br><b>sources:</b> {_e(', '.join(g['sources']) or '–')}</p>")
+        out.append("<p class='muted'>history: " + " / ".join(esc(f"{t['role']}: {t['content']}") for t in g["history"]) + "</p>")
+    out.append(f"<p><b>gold:</b> {esc(g['answer'])}<br><b>keys:</b> {esc(', '.join(g['must_include']) or '–')}"
+               f"<br><b>sources:</b> {esc(', '.join(g['sources']) or '–')}</p>")
     if "error" in r:
-        return "".join(out) + f"<p class='bad'>error: {_e(r['error'])}</p>"
+        return "".join(out) + f"<p class='bad'>error: {esc(r['error'])}</p>"
     a, met = r["answer"], r["metrics"]
-    out.append(f"<p><b>answer{' (refused)' if a['refused'] else ''}:</b> {_e(a['text'])}</p>")
+    out.append(f"<p><b>answer{' (refused)' if a['refused'] else ''}:</b> {esc(a['text'])}</p>")
     if met.get("missing_keys"):
-        out.append(f"<p class='bad'>missing: {_e(', '.join(met['missing_keys']))}</p>")
+        out.append(f"<p class='bad'>missing: {esc(', '.join(met['missing_keys']))}</p>")
     judged = {j["n"]: j for j in met.get("citations", [])}
     quotes = {x["n"]: x for x in met.get("quotes", [])}
     for c in a.get("citations", []):
         j, qv = judged.get(c["n"]), quotes.get(c["n"], {})
         verdict = "" if j is None else (" <span class='ok'>supports gold</span>" if j["correct"] else " <span class='bad'>not gold evidence</span>")
         valid = "" if qv.get("valid", True) else " <span class='bad'>quote not verbatim</span>"
-        out.append(f"<p>[{c['n']}] {_e(Path(c['source']).name)}:{c['start']}-{c['end']}{verdict}{valid}<br>“{_e(c['quote'])}”</p>")
+        out.append(f"<p>[{c['n']}] {esc(Path(c['source']).name)}:{c['start']}-{c['end']}{verdict}{valid}<br>“{esc(c['quote'])}”</p>")
     return "".join(out)
 
 

@@ -36,7 +36,7 @@ from typing import Any
 
 from rag.config import Settings
 
-from .metrics import auc, basename, contains_answer, percentile
+from .metrics import basename, contains_answer, percentile, selective
 
 FORMAT_VERSION = "1"
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,8 +205,6 @@ def squad_metrics(records: list[dict[str, Any]], with_unanswerable: bool) -> dic
     unans = [r for r in records if r["is_impossible"]]
     answered = [r for r in ans if r["refused"] is not True]  # errored ones included, as not citing
     times = [float(r["ms"]) for r in ok if r.get("ms") is not None]
-    given = [r for r in ok if not r["refused"]]  # answers a user would read
-    conf = [r.get("confidence") for r in given]
     metrics: dict[str, Any] = {
         "questions": len(records),
         "answerable": len(ans),
@@ -222,14 +220,15 @@ def squad_metrics(records: list[dict[str, Any]], with_unanswerable: bool) -> dic
         own_context_cited_first=_share(sum(r["own_first"] for r in answered), len(answered)),
         own_context_cited=_share(sum(r["own_any"] for r in answered), len(answered)),
         **{"latency.total.p50": percentile(times, 50), "latency.total.p95": percentile(times, 95)},
-        # Do confident answers tend to be the right ones? Correct answers against wrong
-        # ones and answered unanswerables; None until the Answer carries a confidence.
-        confidence_auc=(
-            auc([c for c, r in zip(conf, given) if r["correct"]], [c for c, r in zip(conf, given) if not r["correct"]])
-            if given and all(c is not None for c in conf) else None
-        ),
     )
+    chosen = squad_selective(records)
+    metrics.update({f"selective.{name}": v for name, v in chosen.items() if name != "curve"})
     return metrics
+
+
+def squad_selective(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Risk-coverage and confidence AUC (metrics.selective); an errored question was not answered."""
+    return selective((r["refused"] is False, bool(r["correct"]) and r["refused"] is False, r.get("confidence")) for r in records)
 
 
 def by_title(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -295,5 +294,6 @@ def run_squad(
         },
         "metrics": squad_metrics(records, with_unanswerable=kind == "squad2"),
         "by_title": by_title(records),
+        "risk_coverage": squad_selective(records)["curve"],
         "questions": records,
     }

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .report import _CSS, _e, _md_cell, fmt
+from .report import CSS, esc, fmt, md_cell, risk_coverage_png
 
 MAX_WRONG = 50  # rows of the wrong-answer table; report.json holds them all
 
@@ -22,7 +22,10 @@ LABELS = (
     ("overall", "Overall: answerable correct or unanswerable refused"),
     ("own_context_cited_first", "First citation from the question's own context"),
     ("own_context_cited", "Some citation from the question's own context"),
-    ("confidence_auc", "Confidence AUC (correct vs wrong answers)"),
+    ("selective.coverage", "Coverage (share answered)"),
+    ("selective.accuracy_answered", "Accuracy of answered questions"),
+    ("selective.risk_coverage_area", "Risk-coverage area (accuracy over coverage)"),
+    ("selective.confidence_auc", "Confidence AUC (correct vs wrong or answered unanswerable)"),
     ("latency.total.p50", "Latency p50 (ms)"),
     ("latency.total.p95", "Latency p95 (ms)"),
     ("errors", "Questions that raised an error"),
@@ -70,7 +73,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines += ["| id | question | gold | answer | cited |", "|---|---|---|---|---|"]
         for r in bad[:MAX_WRONG]:
             gold = " / ".join(r["gold"]) or "(unanswerable)"
-            lines.append(f"| {r['id']} | {_md_cell(r['question'])} | {_md_cell(gold)} | {_md_cell(_answer_of(r)[:300])} | {_md_cell(', '.join(r['cited']))} |")
+            lines.append(f"| {r['id']} | {md_cell(r['question'])} | {md_cell(gold)} | {md_cell(_answer_of(r)[:300])} | {md_cell(', '.join(r['cited']))} |")
     return "\n".join(lines) + "\n"
 
 
@@ -78,16 +81,22 @@ def to_html(report: dict[str, Any]) -> str:
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         # No external resources and no script: the report must open offline.
-        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">",
-        f"<title>{_e(title(report))}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{_e(title(report))}</h1><p class='muted'>{_e(summary(report))}</p>",
+        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">",
+        f"<title>{esc(title(report))}</title><style>{CSS}</style></head><body>",
+        f"<h1>{esc(title(report))}</h1><p class='muted'>{esc(summary(report))}</p>",
         "<h2>Metrics</h2><table><tr><th>metric</th><th>name</th><th>value</th></tr>",
     ]
-    parts += [f"<tr><td>{_e(label)}</td><td><code>{_e(name)}</code></td><td class='num'>{_e(value)}</td></tr>" for label, name, value in rows(report["metrics"])]
+    parts += [f"<tr><td>{esc(label)}</td><td><code>{esc(name)}</code></td><td class='num'>{esc(value)}</td></tr>" for label, name, value in rows(report["metrics"])]
     parts.append("</table>")
+    if report.get("risk_coverage"):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        png = risk_coverage_png(report["risk_coverage"], report["metrics"])
+        parts.append(f"<h2>Risk-coverage</h2><img alt='risk-coverage' src='data:image/png;base64,{png}'>")
     if report.get("by_title"):
         parts.append("<h2>By article</h2><table><tr><th>article</th><th>questions</th><th>answerable correct</th></tr>")
-        parts += [f"<tr><td>{_e(t)}</td><td class='num'>{v['n']}</td><td class='num'>{_e(v['answerable_correct'])}</td></tr>" for t, v in report["by_title"].items()]
+        parts += [f"<tr><td>{esc(t)}</td><td class='num'>{v['n']}</td><td class='num'>{esc(v['answerable_correct'])}</td></tr>" for t, v in report["by_title"].items()]
         parts.append("</table>")
     parts.append("<h2>Questions</h2><p class='muted'>Click a question for its answer, gold answers and citations.</p>")
     parts.append("<table><tr><th>id</th><th>question</th><th>correct</th><th>ms</th></tr>")
@@ -95,12 +104,12 @@ def to_html(report: dict[str, Any]) -> str:
         mark = "<span class='ok'>✓</span>" if r["correct"] else "<span class='bad'>✗</span>"
         gold = " / ".join(r["gold"]) or "(unanswerable)"
         detail = (
-            f"<p><b>gold:</b> {_e(gold)}<br><b>own context:</b> {_e(r['doc'])}</p><p><b>answer:</b> {_e(_answer_of(r))}</p>"
-            f"<p><b>cited:</b> {_e(', '.join(r['cited']) or '–')}</p>"
+            f"<p><b>gold:</b> {esc(gold)}<br><b>own context:</b> {esc(r['doc'])}</p><p><b>answer:</b> {esc(_answer_of(r))}</p>"
+            f"<p><b>cited:</b> {esc(', '.join(r['cited']) or '–')}</p>"
         )
         parts.append(
-            f"<tr><td>{_e(r['id'])}</td><td><details><summary>{_e(r['question'])}</summary>{detail}</details></td>"
-            f"<td>{mark}</td><td class='num'>{_e(r.get('ms'))}</td></tr>"
+            f"<tr><td>{esc(r['id'])}</td><td><details><summary>{esc(r['question'])}</summary>{detail}</details></td>"
+            f"<td>{mark}</td><td class='num'>{esc(r.get('ms'))}</td></tr>"
         )
     parts.append("</table><h2>Configuration</h2><pre>" + html.escape(json.dumps(report["config"], indent=1, ensure_ascii=False)) + "</pre>")
     parts.append("</body></html>")
