@@ -75,15 +75,19 @@ def ingest(
 
 def print_answer(answer: rag.Answer) -> None:
     style = "yellow" if answer.refused else "bold"
-    console.print(f"[{style}]{answer.text}[/]\n", highlight=False)
+    console.print(f"[{style}]{answer.text}[/]", highlight=False)
+    verdict = "not answered" if answer.refused else "answered"
+    console.print(f"[dim]{verdict} · confidence {answer.confidence:.2f}[/]\n", highlight=False)
     for note in answer.notes:
         console.print(f"[yellow]note:[/] {note}")
     for c in answer.citations:
         where = " · ".join(x for x in (c.title, c.date, c.region) if x)
         console.print(f"[cyan][{c.n}][/] {where}\n    {c.source}:{c.start}-{c.end}", highlight=False)
         console.print(f"    “{c.quote}”", style="green", highlight=False)
-    if answer.refused and answer.passages:
-        console.print("[dim]closest passages: " + "; ".join(f"{p.title} ({Path(p.source).name})" for p in answer.passages[:3]))
+    if answer.closest:
+        console.print("[yellow]closest evidence[/] (does not answer the question):")
+    for c in answer.closest:
+        console.print(f"  [dim]·[/] {c.title} · {c.source}:{c.start}-{c.end}\n    “{c.quote}”", style="dim", highlight=False)
 
 
 def read_history(path: Path) -> list[dict]:

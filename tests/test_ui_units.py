@@ -170,3 +170,15 @@ def test_auth_setting() -> None:
     assert kwargs["auth"] == ("ana", "pw") and kwargs["share"] is False and kwargs["ssr_mode"] is False
     fonts = " ".join(str(f) for f in kwargs["theme"]._font + kwargs["theme"]._font_mono)
     assert "Google" not in fonts
+
+
+def test_refusal_shows_closest_evidence_apart_from_citations() -> None:
+    """A refusal's closest sentences are marked as not answering, escaped, and never numbered as citations."""
+    answer = {"question": "q", "refused": True, "citations": [], "closest": [_citation()], "passages": []}
+    out = render.sources_html(answer, 2)
+    _no_live_html(out)
+    assert "Closest evidence" in out and 'class="src-card closest"' in out and "closest, not an answer" in out
+    assert 'id="cite-2-1"' not in out and "card-n" not in out  # no [n] card: it supports nothing
+    assert f'<mark class="quote">The words {render.esc(SCRIPT)} were painted.</mark>' in out
+    assert "Not answered" in render.verdict_markdown(True, 0.12)
+    assert "confidence 0.87" in render.verdict_markdown(False, 0.8712)

@@ -69,6 +69,9 @@ mark.quote, mark.hit { background: #fde68a; color: #111; padding: 0 .1em; border
 .open-doc:hover { border-color: var(--color-accent); }
 details.uncited summary { cursor: pointer; margin: .6rem 0 .2rem; opacity: .85; }
 .src-card.uncited { opacity: .9; }
+.closest-head { font-weight: 600; color: #b45309; margin: .6rem 0 .2rem; }
+.src-card.closest { border: 1px dashed #b45309; background: transparent; }
+.card-tag { font-size: .8em; font-weight: 700; color: #b45309; text-transform: uppercase; }
 #briefing-viewer { max-height: 65vh; overflow-y: auto; padding-top: 0; }
 .briefing-head { position: sticky; top: -1px; z-index: 1; background: var(--background-fill-primary);
                  padding: .3rem 0; border-bottom: 1px solid var(--border-color-primary); }
@@ -225,7 +228,8 @@ class ChatApp:
         data = answer.to_dict()
         data["filters"] = filters
         cited = {c.n for c in answer.citations}
-        chat[turn] = {"role": "assistant", "content": render.answer_markdown(answer.text, turn, cited)}
+        content = render.answer_markdown(answer.text, turn, cited) + render.verdict_markdown(answer.refused, answer.confidence)
+        chat[turn] = {"role": "assistant", "content": content}
         session = {
             **session,
             "history": session["history"]

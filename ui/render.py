@@ -60,6 +60,13 @@ def answer_markdown(text: str, turn: int | None = None, cited: set[int] | None =
     return "".join(out)
 
 
+def verdict_markdown(refused: bool, confidence: float) -> str:
+    """The line under an answer that tells answered from refused at a glance."""
+    if refused:
+        return "\n\n🚫 **Not answered** · the closest evidence is in the sources panel, marked as not answering"
+    return f"\n\n✅ *Answered from the cited sentences · confidence {confidence:.2f}*"
+
+
 def streaming_markdown(partial: str) -> str:
     return answer_markdown(partial) + " ▌"
 
@@ -111,6 +118,19 @@ def citation_card(c: dict, turn: int) -> str:
     )
 
 
+def closest_card(c: dict) -> str:
+    """A sentence a refusal found nearest: styled apart from citations, no ``[n]``."""
+    return (
+        f'<div class="src-card closest">'
+        f'<div class="card-head"><span class="card-tag">closest, not an answer</span>'
+        f'{_meta(c["title"], c.get("date"), c.get("region"), c["source"])}</div>'
+        f'<div class="passage">{_highlight(c.get("passage") or "", c.get("quote") or "")}</div>'
+        f'<button class="open-doc" type="button" data-doc="{esc(c.get("doc_id", ""))}" '
+        f'data-start="{int(c.get("start", 0))}" data-end="{int(c.get("end", 0))}">Open briefing at this sentence</button>'
+        f"</div>"
+    )
+
+
 def passage_card(p: dict) -> str:
     ranks = [f"score {float(p.get('score') or 0):.3f}", f"rank {p.get('rank')}"]
     if p.get("dense_rank") is not None:
@@ -149,11 +169,16 @@ def sources_html(answer: dict | None, turn: int | None, filters_note: str = "") 
     for note in answer.get("notes") or []:
         parts.append(f'<div class="sources-note warn">{esc(note)}</div>')
     citations = answer.get("citations") or []
+    closest = answer.get("closest") or []
     if citations:
         parts += [citation_card(c, turn) for c in citations]
     elif answer.get("refused"):
         parts.append('<div class="sources-empty">No passage in the briefings supports an answer.</div>')
-    cited_chunks = {c.get("chunk_id") for c in citations}
+    if closest:
+        parts.append('<div class="closest-head">Closest evidence: these sentences come nearest, '
+                     "but do not answer the question</div>")
+        parts += [closest_card(c) for c in closest]
+    cited_chunks = {c.get("chunk_id") for c in citations + closest}
     others = [p for p in answer.get("passages") or [] if p.get("chunk_id") not in cited_chunks]
     if others:
         label = "closest passages" if not citations else "more retrieved passages, not cited"
