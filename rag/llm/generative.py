@@ -197,28 +197,26 @@ def compose(
     on_delta: Callable[[str], None] | None = None,
     selection=None,
 ) -> Answer:
-    """Ask ``backend`` to answer from the passages that hold the selected
-    evidence; keep only what they support.
+    """Ask ``backend`` to answer from ``passages``; keep only what they support.
 
     ``selection`` is the answerer's decision (rag/answering/selection.py):
     when it refuses, the model is not asked and the refusal stands, so a
-    generative backend refuses exactly when the extractive one does; when it
-    answers, the model reads only the passages of the chosen units.
+    generative backend refuses exactly when the extractive one does. When it
+    answers, the model still reads every retrieved passage: given only the
+    passages of the selected units, SmolLM2 answered "How long did the joint
+    bomber patrol last?" from the selection's near miss (a 2019 briefing's
+    "seven minutes") instead of the 2024 briefing's "about eight hours".
 
     Raises ``LLMError`` when the backend fails (the engine falls back).
     """
     if not passages or (selection is not None and selection.refused):
         return fallback()
-    read = passages
-    if selection is not None:
-        chosen = {e.passage.chunk_id for e in selection.chosen}
-        read = [p for p in passages if p.chunk_id in chosen] or passages
     pieces = []
-    for piece in backend.stream(prompt.answer_messages(question, read)):
+    for piece in backend.stream(prompt.answer_messages(question, passages)):
         pieces.append(piece)
         if on_delta:
             on_delta(piece)
-    result = enforce("".join(pieces), read)
+    result = enforce("".join(pieces), passages)
     notes = []
     if result.invented:
         notes.append(f"invented citation marker(s) removed: {' '.join(f'[{n}]' for n in sorted(set(result.invented)))}")
