@@ -14,26 +14,18 @@ refusal threshold comes from the same place (see docs/answerability.md).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from ...embedders.onnx_int8 import sha256_file as sha256
 from . import Reader, ReaderError
 
 WEIGHTS = Path(__file__).parent / "weights" / "minilm-reader.safetensors"
 META = WEIGHTS.with_suffix(".json")
 MAX_LENGTH = 128  # as trained (rag/training/scoring.py)
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_meta(meta: Path = META) -> dict:
