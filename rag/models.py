@@ -104,7 +104,8 @@ class Answer:
     backend: str = "extractive"
     notes: list[str] = field(default_factory=list)
     # Calibrated probability that the answer answers the question (the reader's,
-    # on the validation part of its training data); also set on a refusal.
+    # on the validation part of its training data; with RAG_READER=none the
+    # evidence score clipped to [0, 1]); also set on a refusal.
     confidence: float = 0.0
     # A refusal's closest evidence: the best passages found, shown apart from
     # citations because they do not answer.

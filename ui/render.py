@@ -106,15 +106,23 @@ def _meta(title: str, date: str | None, region: str | None, source: str) -> str:
     )
 
 
-def citation_card(c: dict, turn: int) -> str:
+def _quoted_sentence(c: dict, n_attr: str = "") -> str:
+    """A citation's (or closest sentence's) passage with the quote marked, and the button that opens it."""
     return (
-        f'<div class="src-card" id="cite-{turn}-{int(c["n"])}" data-n="{int(c["n"])}">'
-        f'<div class="card-head"><span class="card-n">[{int(c["n"])}]</span>{_meta(c["title"], c.get("date"), c.get("region"), c["source"])}</div>'
         f'<div class="passage">{_highlight(c.get("passage") or "", c.get("quote") or "")}</div>'
         f'<button class="open-doc" type="button" data-doc="{esc(c.get("doc_id", ""))}" '
-        f'data-start="{int(c.get("start", 0))}" data-end="{int(c.get("end", 0))}" data-n="{int(c["n"])}">'
+        f'data-start="{int(c.get("start", 0))}" data-end="{int(c.get("end", 0))}"{n_attr}>'
         f"Open briefing at this sentence</button>"
-        f"</div>"
+    )
+
+
+def citation_card(c: dict, turn: int) -> str:
+    n = int(c["n"])
+    n_attr = f' data-n="{n}"'
+    return (
+        f'<div class="src-card" id="cite-{turn}-{n}" data-n="{n}">'
+        f'<div class="card-head"><span class="card-n">[{n}]</span>{_meta(c["title"], c.get("date"), c.get("region"), c["source"])}</div>'
+        f"{_quoted_sentence(c, n_attr)}</div>"
     )
 
 
@@ -124,10 +132,7 @@ def closest_card(c: dict) -> str:
         f'<div class="src-card closest">'
         f'<div class="card-head"><span class="card-tag">closest, not an answer</span>'
         f'{_meta(c["title"], c.get("date"), c.get("region"), c["source"])}</div>'
-        f'<div class="passage">{_highlight(c.get("passage") or "", c.get("quote") or "")}</div>'
-        f'<button class="open-doc" type="button" data-doc="{esc(c.get("doc_id", ""))}" '
-        f'data-start="{int(c.get("start", 0))}" data-end="{int(c.get("end", 0))}">Open briefing at this sentence</button>'
-        f"</div>"
+        f"{_quoted_sentence(c)}</div>"
     )
 
 

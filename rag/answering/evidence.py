@@ -1,7 +1,7 @@
 """Candidate evidence: the citable units of the retrieved passages, each
 scored against the question by cheap signals (lexical overlap, cues, names,
 retrieval rank) and the bi-encoder, best first. The reader re-scores the best
-of them (rag/answering/reader.py); selection picks from the result.
+of them (rag/answering/readers/); selection picks from the result.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ..embedders import Embedder
 from ..lexical import tokenize
 from ..models import Citation, Passage
 from ..sentences import Unit, passage_units, split_row
-from .question import CORRECTION, absent_names, cue_score, question_cues, question_names
+from .question import CORRECTION, absent_names, cue_score, question_cues, question_names, terms
 
 
 @dataclass
@@ -123,7 +123,7 @@ def score_evidence(
     if not pairs:
         return []
     cues = question_cues(question)
-    q_terms = set(tokenize([question])[0])
+    q_terms = terms(question)
     names = question_names(question)
     unit_terms = tokenize([u.readable() for u, _ in pairs])
     context_terms = tokenize([f"{p.title} {p.heading}" for _, p in pairs])

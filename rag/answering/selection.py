@@ -63,12 +63,11 @@ def read(question: str, ranked: list[Evidence], reader: Reader | None, settings:
     return head + tail
 
 
-def confidence_of(chosen: list[Evidence], ranked: list[Evidence]) -> float:
-    """The reader's calibrated probability that the best unit answers; without
-    a reader, the evidence score clipped to [0, 1] (not calibrated)."""
-    top = chosen[0] if chosen else ranked[0] if ranked else None
-    if top is None:
-        return 0.0
+def confidence_of(ranked: list[Evidence]) -> float:
+    """The reader's calibrated probability that the best unit answers (the
+    first unit chosen, when any is); without a reader, the evidence score
+    clipped to [0, 1] (not calibrated)."""
+    top = ranked[0]
     return round(top.parts.get("reader", min(1.0, max(0.0, top.score))), 4)
 
 
@@ -107,7 +106,7 @@ def select(
     if not ranked:
         return Selection([], 0.0, "Nothing in them matches the question.")
     doc_texts = doc_texts or briefing_texts([e.passage for e in ranked])
-    confidence = confidence_of([], ranked)
+    confidence = confidence_of(ranked)
     missing = absent_names(question, list(doc_texts.values()))
     if missing:
         return Selection([], confidence, f"None of them mentions {' or '.join(missing)}.", closest)
@@ -170,7 +169,7 @@ def select(
         if extra is None:
             return Selection([], confidence, f"The closest passages give no {kind_asked(question)}.", closest)
         chosen.append(extra)
-    return Selection(chosen, confidence_of(chosen, ranked), "", closest)
+    return Selection(chosen, confidence, "", closest)
 
 
 def _corrections(chosen: list[Evidence], ranked: list[Evidence]) -> list[Evidence]:
