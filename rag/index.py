@@ -22,6 +22,7 @@ from .config import Settings
 from .embedders import Embedder, get_embedder
 from .lexical import Lexical
 from .models import Chunk, Document
+from .private import private_dir
 
 
 @dataclass
@@ -47,7 +48,7 @@ class Index:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.path = settings.index_path
-        self.path.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path)  # 0700: the catalog holds every briefing's text
         self.catalog = Catalog(self.path / "catalog.sqlite")
         self.lexical = Lexical(self.catalog, self.path / "bm25")
         self.write_lock = threading.Lock()
@@ -73,11 +74,20 @@ class Index:
     def regions(self) -> list[str]:
         return self.catalog.regions()
 
+    # Above this many allowed chunks Chroma gets the allowed doc ids instead of
+    # the chunk ids, so a broad filter does not send a huge id list per query.
+    dense_id_limit = 20000
+
     def dense_search(self, query: str, k: int, filters: Filters) -> list[tuple[str, float]]:
-        # Region/date filters resolve to chunk ids from BM25's per-row arrays
-        # (the catalog's rows); a broad filter still goes to Chroma as ``where``.
-        allowed = self.lexical.allowed_ids(filters) if filters else None
-        return self.vectors.search(query, k, filters, ids=allowed)
+        allowed = self.catalog.allowed_doc_ids(filters)
+        if allowed is None:
+            return self.vectors.search(query, k)
+        # Chroma finds an id list several times faster than a metadata ``where``
+        # (20k chunks, busy 2 cores: 5-9 ms against 13-50 ms for doc_id $in).
+        ids = self.lexical.chunk_ids_of(allowed, self.dense_id_limit)
+        if ids is None:
+            return self.vectors.search(query, k, doc_ids=allowed)
+        return self.vectors.search(query, k, ids=ids)
 
     def bm25_search(self, query: str, k: int, filters: Filters) -> list[tuple[str, float]]:
         return self.lexical.search(query, k, filters)

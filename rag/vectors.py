@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from urllib.parse import urlparse
 
 import numpy as np
 
-from .catalog import Filters
 from .config import Settings
 from .embedders import Embedder
 from .models import Chunk, Document
@@ -33,29 +32,10 @@ def _client(settings: Settings):
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
-def _where(filters: Filters) -> dict | None:
-    clauses: list[dict] = []
-    if filters.regions:
-        clauses.append({"region_key": {"$in": [r.lower() for r in filters.regions]}})
-    if filters.date_from:
-        clauses.append({"date_int": {"$gte": int(filters.date_from.replace("-", ""))}})
-    if filters.date_to:
-        clauses.append({"date_int": {"$lte": int(filters.date_to.replace("-", ""))}})
-    if filters.sources:
-        names = [s.rsplit("/", 1)[-1] for s in filters.sources]
-        clauses.append({"$or": [{"source": {"$in": list(filters.sources)}}, {"file_name": {"$in": names}}]})
-    if not clauses:
-        return None
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-
 def chunk_metadata(chunk: Chunk, doc: Document) -> dict:
     return {
         "doc_id": doc.doc_id,
         "source": doc.source,
-        "file_name": doc.source.rsplit("/", 1)[-1],
-        "region_key": (doc.region or "").lower(),
-        "date_int": int(doc.date.replace("-", "")) if doc.date else 0,
         "start": chunk.start,
         "end": chunk.end,
     }
@@ -131,25 +111,23 @@ class VectorStore:
             self.collection.delete(ids=ids[lo : lo + batch])
 
     def search(
-        self, query: str, k: int, filters: Filters, ids: Sequence[str] | None = None
+        self, query: str, k: int, *, ids: Sequence[str] | None = None, doc_ids: Collection[str] | None = None
     ) -> list[tuple[str, float]]:
-        """Chunk ids with cosine similarity, best first.
+        """Chunk ids with cosine similarity, best first, among ``ids`` or the chunks of ``doc_ids`` if given.
 
-        ``ids`` restricts the search to those chunks (the caller resolved the
-        filters already): Chroma's metadata ``where`` with a date range costs
-        ~0.2 s at 10k chunks on a busy 2-core machine and grows with the
-        collection, an id list of the same chunks ~8 ms. Only ids and distances
-        are fetched: documents and metadata come from the catalog anyway.
+        Both are the catalog's resolution of the filters (``Index.dense_search``),
+        so dense search obeys the same rule as BM25; Chroma matches no region,
+        date or source itself. Only ids and distances are fetched: documents and
+        metadata come from the catalog anyway.
         """
-        if ids is not None and not ids:
+        if (ids is not None and not ids) or (doc_ids is not None and not doc_ids):
             return []
         vector = self.embedder.embed_query(query)
-        n = min(k, len(ids)) if ids is not None else k
         got = self.collection.query(
             query_embeddings=[vector],
-            n_results=n,
-            where=None if ids is not None else _where(filters),
+            n_results=min(k, len(ids)) if ids is not None else k,
             ids=list(ids) if ids is not None else None,
+            where={"doc_id": {"$in": sorted(doc_ids)}} if doc_ids is not None else None,
             include=["distances"],
         )
         return [(cid, 1.0 - float(d)) for cid, d in zip(got["ids"][0], got["distances"][0])]
