@@ -6,7 +6,8 @@ STAMP   := $(VENV)/.installed
 INDEX   ?= .rag-index
 HOST    ?= 127.0.0.1
 PORT    ?= 7860
-export RAG_INDEX_DIR ?= $(CURDIR)/$(INDEX)
+# abspath: INDEX may be relative to the checkout or absolute (make serve INDEX=/srv/briefings-index).
+export RAG_INDEX_DIR ?= $(abspath $(INDEX))
 
 .PHONY: install serve index test test-fast test-llm llm-server browser clean
 
@@ -21,10 +22,10 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 index: install
-	$(BIN)/rag ingest corpus/briefings --prune
+	$(BIN)/rag ingest corpus/briefings --prune --index $(RAG_INDEX_DIR)
 
 serve: index
-	$(BIN)/rag serve --host $(HOST) --port $(PORT)
+	$(BIN)/rag serve --host $(HOST) --port $(PORT) --index $(RAG_INDEX_DIR)
 
 # The browser test needs Debian's chromium and chromedriver, and as root the
 # chmod-000 hardening tests need util-linux's setpriv (to drop root's permission

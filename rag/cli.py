@@ -181,19 +181,88 @@ app.command("eval")(eval_command)
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on (keep 127.0.0.1 unless behind a proxy)")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(help="Interface to listen on; a non-loopback one needs logins (RAG_UI_USERS)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 7860,
     index: IndexOpt = None,
+    no_auth: Annotated[bool, typer.Option("--no-auth", help="Serve a non-loopback host without a login (warns)")] = False,
 ) -> None:
-    """Serve the chat (Gradio) at http://HOST:PORT; login via RAG_UI_AUTH=user:password."""
+    """Serve the chat (Gradio) at http://HOST:PORT; logins from RAG_UI_USERS (rag users add) or RAG_UI_AUTH."""
     settings = settings_for(index)
     from ui.app import start  # lazily: gradio is heavy and only this command needs it
 
     try:
-        start(settings, host=host, port=port)
-    except ValueError as exc:  # e.g. a malformed RAG_UI_AUTH
+        start(settings, host=host, port=port, no_auth=no_auth)
+    except ValueError as exc:  # a bad users file, or a network-facing host without logins
         err.print(f"[red]configuration error:[/] {exc}")
         raise typer.Exit(2) from exc
+
+
+users_app = typer.Typer(help="Chat logins: readers ask, editors also change the library.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+UsersFileOpt = Annotated[Optional[Path], typer.Option("--file", help="Users file (default: RAG_UI_USERS)")]
+
+
+def _users_file(file: Path | None) -> Path:
+    if file is None:
+        configured = settings_for(None).ui_users
+        if not configured:
+            err.print("[red]no users file:[/] pass --file PATH or set RAG_UI_USERS")
+            raise typer.Exit(2)
+        file = Path(configured)
+    return file.expanduser()
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="Login name")],
+    role: Annotated[str, typer.Option(help="reader (asks) or editor (also uploads, deletes, re-indexes)")] = "reader",
+    file: UsersFileOpt = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input")] = False,
+) -> None:
+    """Add a login, or replace its password and role; only a scrypt hash is stored."""
+    from rag.users import add_user
+
+    path = _users_file(file)
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt(
+        f"password for {name}", hide_input=True, confirmation_prompt=True)
+    try:
+        replaced = add_user(path, name, role, password)
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    console.print(f"{'replaced' if replaced else 'added'} {name} ({role}) in {path}")
+
+
+@users_app.command("remove")
+def users_remove(name: Annotated[str, typer.Argument(help="Login name")], file: UsersFileOpt = None) -> None:
+    """Remove a login."""
+    from rag.users import remove_user
+
+    path = _users_file(file)
+    try:
+        removed = remove_user(path, name)
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    if not removed:
+        err.print(f"[red]error:[/] no login {name!r} in {path}")
+        raise typer.Exit(1)
+    console.print(f"removed {name} from {path}")
+
+
+@users_app.command("list")
+def users_list(file: UsersFileOpt = None) -> None:
+    """Login names and roles (never the hashes)."""
+    from rag.users import read_users
+
+    path = _users_file(file)
+    try:
+        users = read_users(path)
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    for user in users.values():
+        typer.echo(f"{user.name}\t{user.role}")  # tab-separated for scripts; rich would expand the tab
 
 
 from rag.bench import bench_command  # noqa: E402
@@ -203,6 +272,10 @@ app.command("bench")(bench_command)
 from rag.training.cli import train_reader_command  # noqa: E402
 
 app.command("train-reader")(train_reader_command)
+
+from rag.feedback import feedback_app  # noqa: E402
+
+app.add_typer(feedback_app, name="feedback")  # rag feedback export
 
 
 def main() -> None:  # pragma: no cover - console script entry

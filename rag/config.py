@@ -8,6 +8,7 @@ side.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,22 @@ from typing import Any
 
 def _default_index_dir() -> str:
     return str(Path.cwd() / ".rag-index")
+
+
+# Fields that hold a secret: repr() shows them as '***' (when set) and
+# public_dict() leaves them out, so no log line or report can leak them. A field
+# added later whose name has a word like these in it is treated the same way.
+SECRET_FIELDS = ("llm_key", "ui_auth")
+_SECRET_WORDS = {"key", "password", "passwd", "secret", "token", "auth", "credentials"}
+_URL_PASSWORD = re.compile(r"(//[^/@:\s]*:)[^/@\s]*@")  # https://user:PASSWORD@host
+
+
+def _is_secret(name: str) -> bool:
+    return name in SECRET_FIELDS or bool(_SECRET_WORDS & set(name.lower().split("_")))
+
+
+def _shown(value: Any) -> Any:
+    return _URL_PASSWORD.sub(r"\1***@", value) if isinstance(value, str) else value
 
 
 @dataclass(frozen=True)
@@ -70,6 +87,8 @@ class Settings:
 
     max_file_mb: float = 60.0
     ui_auth: str = ""  # "user:password"
+    ui_users: str = ""  # users file of name:role:scrypt-hash lines (rag users add)
+    ui_examples: str = ""  # example questions on the empty chat, "|"-separated (default: the newest titles)
     feedback_path: str = ""
 
     @classmethod
@@ -97,3 +116,15 @@ class Settings:
     @property
     def index_path(self) -> Path:
         return Path(self.index_dir).expanduser().resolve()
+
+    def public_dict(self) -> dict[str, Any]:
+        """The settings as a report records them: no secret fields, no password in a URL."""
+        return {f.name: _shown(getattr(self, f.name)) for f in fields(self) if not _is_secret(f.name)}
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            shown = ("***" if value else value) if _is_secret(f.name) else _shown(value)
+            parts.append(f"{f.name}={shown!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"

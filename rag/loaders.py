@@ -22,6 +22,16 @@ SUPPORTED = {".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx"}
 # minutes, and a 50 MB text dump would take hours while holding the write lock.
 MAX_TEXT_CHARS = 2_000_000
 
+# A .docx is a zip, and python-docx unpacks every part into memory before
+# anything is read, so a 1 MB file of deflated zeros can cost gigabytes. The
+# loader does not see the settings' max_file_mb, so the bounds are fixed here:
+# document.xml for MAX_TEXT_CHARS of text is ~20-40 MB of XML, and pictures
+# barely compress, so a real briefing that fits the 60 MB file limit unpacks to
+# well under 200 MB; real parts over 1 MB compress 3-20 to 1, a bomb ~1000 to 1.
+MAX_DOCX_UNPACKED = 200 * 2**20  # bytes, all parts together
+MAX_DOCX_RATIO = 100  # uncompressed / compressed, for parts over 1 MB
+MAX_DOCX_PARTS = 10_000
+
 
 class LoadError(Exception):
     """A file that cannot be ingested; the message tells the user what to do."""
@@ -321,6 +331,37 @@ def _read_pdf(data: bytes, path: Path) -> str:
     return text
 
 
+def _check_docx_sizes(zf, path: Path) -> None:
+    """Refuse a zip bomb before python-docx unpacks it: by the sizes the headers declare,
+    then by the bytes the parts really unpack to (read in pieces, never more than the limit)."""
+    infos = zf.infolist()
+    if len(infos) > MAX_DOCX_PARTS:
+        raise LoadError(f"{path.name}: the .docx holds {len(infos):,} parts, over the limit of {MAX_DOCX_PARTS:,}; refused")
+    limit_mb = MAX_DOCX_UNPACKED // 2**20
+    declared = sum(i.file_size for i in infos)
+    if declared > MAX_DOCX_UNPACKED:
+        raise LoadError(
+            f"{path.name}: the .docx would unpack to {declared / 2**20:,.0f} MB, over the {limit_mb} MB limit "
+            "(a zip bomb?); refused"
+        )
+    for info in infos:
+        if info.file_size > 2**20 and info.file_size > MAX_DOCX_RATIO * max(info.compress_size, 1):
+            raise LoadError(
+                f"{path.name}: its part {info.filename} is compressed {info.file_size / max(info.compress_size, 1):,.0f} "
+                f"to 1, over the limit of {MAX_DOCX_RATIO} to 1 (a zip bomb?); refused"
+            )
+    left = MAX_DOCX_UNPACKED  # the headers could lie: count what really comes out
+    for info in infos:
+        with zf.open(info) as part:
+            while piece := part.read(min(2**20, left + 1)):
+                left -= len(piece)
+                if left < 0:
+                    raise LoadError(
+                        f"{path.name}: the .docx unpacks to more than {limit_mb} MB "
+                        f"(at {info.filename}; a zip bomb?); refused"
+                    )
+
+
 def _read_docx(data: bytes, path: Path) -> str:
     import io
     import zipfile
@@ -330,7 +371,11 @@ def _read_docx(data: bytes, path: Path) -> str:
     from docx.text.paragraph import Paragraph
 
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            _check_docx_sizes(zf, path)
         document = docx.Document(io.BytesIO(data))
+    except LoadError:
+        raise
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise LoadError(f"{path.name}: not a valid .docx file ({exc})") from exc
     except Exception as exc:  # e.g. lxml's XMLSyntaxError for a damaged document.xml

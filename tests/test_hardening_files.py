@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 import rag
-from rag.loaders import MAX_TEXT_CHARS, load
+from rag.loaders import MAX_TEXT_CHARS, LoadError, load
 
 from .fixtures.hardening import (
-    LATIN1_QUOTE, Expect, index_state, make_bad_batch, make_unreadable, run_python, run_rag, without_root_reads,
+    CORPUS, LATIN1_QUOTE, Expect, docx_bomb, index_state, make_bad_batch, make_unreadable, run_python, run_rag, without_root_reads,
 )
 
 # The chmod-000 file is not in the bad batch: root reads it anyway, so it has its own
@@ -182,3 +182,36 @@ def test_file_size_limit_is_checked_before_reading(tmp_path: Path) -> None:
     report = rag.ingest([str(big)], settings=settings)
     assert [f.status for f in report.files] == ["failed"]
     assert report.files[0].reason == "big.md: 2 MB is over the 1 MB limit (RAG_MAX_FILE_MB); split the file"
+
+
+def test_docx_zip_bombs_are_refused_quickly(tmp_path: Path) -> None:
+    """A ~1 MB .docx that unpacks to 1 GB (python-docx would hold it all in memory), one under
+    the total limit but compressed ~1000 to 1, and one whose headers declare 4 KB for 100 MB:
+    each refused in well under a second, by name; the index beside them is untouched."""
+    settings = rag.Settings.from_env(index_dir=str(tmp_path / "index"))
+    good = tmp_path / "good" / "good.md"
+    good.parent.mkdir()
+    good.write_bytes(sorted(CORPUS.glob("*.md"))[0].read_bytes())
+    assert rag.ingest([str(good)], settings=settings).ok
+    before = index_state(settings.index_path)
+    cases = {
+        "bomb.docx": (1024, None, "zip bomb"),
+        "dense.docx": (50, None, "zip bomb"),
+        "liar.docx": (100, 4096, "not a valid .docx file"),
+    }
+    for name, (mb, declare, why) in cases.items():
+        path = docx_bomb(tmp_path / "bombs" / name, mb, declare=declare)
+        assert path.stat().st_size < 2**20 * max(1, mb // 500)
+        t0 = time.perf_counter()
+        with pytest.raises(LoadError) as caught:
+            load(path)
+        elapsed = time.perf_counter() - t0
+        assert elapsed < 1.0, (name, elapsed)
+        message = str(caught.value)
+        assert message.startswith(f"{name}: ") and why in message, message
+    report = rag.ingest([str(tmp_path / "bombs")], settings=settings)
+    assert sorted((Path(f.path).name, f.status) for f in report.files) == [(n, "failed") for n in sorted(cases)]
+    assert all(f.reason.startswith(Path(f.path).name + ": ") for f in report.files)
+    after = index_state(settings.index_path)
+    assert after["docs"] == before["docs"] and sorted(after["vectors"]) == sorted(before["vectors"])
+    assert rag.get_engine(settings).index.check().ok

@@ -16,7 +16,9 @@ import rag
 
 from ui import library, render
 
-from .fixtures.hardening import CORPUS, index_state, make_bad_batch, make_unreadable, run_python, without_root_reads
+from .fixtures.hardening import (
+    CORPUS, blank_pdf, index_state, make_bad_batch, make_unreadable, run_python, without_root_reads,
+)
 
 # How the upload path words what the engine would say differently: it checks
 # size, emptiness and readability itself before the engine sees the file.
@@ -229,3 +231,50 @@ def test_upload_type_and_size_are_enforced_on_the_server(tmp_path: Path) -> None
     assert "over the 1 MB limit" in reasons["big.md"]
     assert "not a real .docx file" in reasons["fake.docx"]
     assert not any((tmp_path / "index" / "uploads").iterdir())
+
+
+def test_a_bad_replacement_upload_keeps_the_previous_file_and_its_index_entries(tmp_path: Path) -> None:
+    """Uploading x.md again replaces it, but only with a file that ingests: a replacement the
+    loader rejects, or one the engine refuses (same text as another briefing), leaves the good
+    x.md on disk and its catalog, Chroma and BM25 entries as they were."""
+    inbox = tmp_path / "browser"
+    inbox.mkdir()
+    settings = rag.Settings.from_env(index_dir=str(tmp_path / "index"))
+    engine = rag.get_engine(settings)
+    corpus = sorted(CORPUS.glob("*.md"))
+    good, other = corpus[0].read_bytes(), corpus[1].read_bytes()
+
+    def upload(name: str, data: bytes):
+        (inbox / name).write_bytes(data)
+        return library.ingest_uploads(engine, [{"path": str(inbox / name), "orig_name": name}])
+
+    assert [f.status for f in upload("x.md", good).files] == ["added"]
+    assert [f.status for f in upload("y.md", other).files] == ["added"]
+    uploads = library.uploads_dir(settings.index_dir)
+    target = uploads / "x.md"
+    before = index_state(settings.index_path)
+    doc_id = before["docs"][str(target)]["doc_id"]
+    for bad, why in [
+        (bytes(range(256)) * 16, "looks like binary data"),  # the loader rejects it
+        (blank_pdf(), "holds a PDF or Office file"),  # the loader rejects it
+        (other, "same text as y.md"),  # the loader reads it; the engine refuses it
+    ]:
+        report = upload("x.md", bad)
+        assert [(Path(f.path).name, f.status) for f in report.files] == [("x.md", "failed")], report.files
+        assert target.read_bytes() == good, why
+        reason = report.files[0].reason
+        assert reason.startswith("x.md:") and why in reason and "the previous version was kept" in reason, reason
+        assert doc_id in {d.doc_id for d in engine.index.documents()}
+        assert sorted(p.name for p in uploads.iterdir()) == ["x.md", "y.md"], "no staging or backup file left behind"
+    after = index_state(settings.index_path)
+    assert after["docs"] == before["docs"]
+    assert sorted(after["chunks"]) == sorted(before["chunks"])
+    assert sorted(after["vectors"]) == sorted(before["vectors"])
+    assert sorted(after["bm25"]["ids"]) == sorted(before["bm25"]["ids"])
+    hits = engine.ask("Who joined the patrol and where?").passages
+    assert hits and hits[0].doc_id == doc_id
+    # A good replacement still replaces it.
+    newer = good.replace(b"29 November 2024", b"30 November 2024")
+    assert [f.status for f in upload("x.md", newer).files] == ["updated"]
+    assert target.read_bytes() == newer
+    assert sorted(p.name for p in uploads.iterdir()) == ["x.md", "y.md"]

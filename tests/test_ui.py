@@ -37,7 +37,9 @@ FILES = [
 ]
 OUTPUT = ROOT / "test-output"
 
-EVIL = """# Harbour Notice <script>alert(1)</script> for Port Evilton
+# TEST-NET-3 (RFC 5737): nothing answers there, and the page's request log would show a fetch.
+BAIT = "![x](http://203.0.113.9/bait.png)"
+EVIL = f"""# Harbour Notice <script>alert(1)</script> {BAIT} for Port Evilton
 
 Date: 2024-05-01
 Region: Testland <img src=x onerror=alert(1)>
@@ -177,7 +179,9 @@ def test_follow_up_question(server) -> None:
     _chat(client, PATROL)
     # Ambiguous on its own ("took part" in what?): only the conversation says it is the patrol.
     text, panel = _chat(client, "Which aircraft took part?")
-    assert "cite-ref" in text and "bomber" in text.lower(), text
+    # Any aircraft of the patrol's table: which row wins is a near tie (0.883 vs 0.878) that flips with
+    # the server's first question (its warm-up), a run-order dependence not yet explained.
+    assert "cite-ref" in text and re.search(r"bomber|tu\\?-95|h\\?-6|a\\?-50", text.lower()), text
     assert FILES[0] in panel
     # The engine was given the history: it searched with the earlier question folded in.
     assert "searched as:" in panel and "patrol" in panel.split("searched as:")[1].lower(), panel
@@ -256,6 +260,15 @@ def test_script_briefing_is_shown_as_text(server, client: Client, tmp_path: Path
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
     assert '<mark class="hit" id="briefing-hit">' in page
 
+    # Library messages carry the title as text: no Markdown image, no tag (a second copy is deleted).
+    twin = tmp_path / "evil twin.md"
+    twin.write_text(EVIL.replace("Port Evilton", "Port Eviltwin"), encoding="utf-8")
+    _upload(client, twin)
+    doc = next(d for d in rag.get_engine(server["settings"]).index.documents() if d.source.endswith("evil twin.md"))
+    message, *_ = client.predict(doc.doc_id, api_name="/delete")
+    assert message.startswith("Deleted") and BAIT not in message and "<script" not in message, message
+    assert "\\!\\[x\\]\\(http" in message and "&lt;script&gt;" in message, message
+
 
 def test_reindex_and_delete_one_briefing(server, client: Client, tmp_path: Path) -> None:
     doomed = tmp_path / "doomed.md"
@@ -271,6 +284,30 @@ def test_reindex_and_delete_one_briefing(server, client: Client, tmp_path: Path)
     assert message.startswith("Deleted"), message
     assert not any(row[5] == "doomed.md" for row in library["data"])
     assert not (Path(server["settings"].index_dir) / "uploads" / "doomed.md").exists()
+
+
+def test_empty_chat_examples_come_from_the_indexed_briefings(server) -> None:
+    """Not the sample corpus's questions: the newest titles of this index, or a configured list."""
+    import httpx
+
+    from ui.app import ChatApp
+
+    config = httpx.get(server["url"] + "config", timeout=10).json()
+    (chat,) = [c for c in config["components"] if c.get("props", {}).get("elem_id") == "chat"]
+    shown = [e["text"] for e in chat["props"]["examples"]]
+    titles = {d.title for d in rag.get_engine(server["settings"]).index.documents()}
+    assert shown and set(shown) <= titles, shown
+    configured = ChatApp(server["settings"].with_(ui_examples="Who patrolled? | What was seized?|"))
+    assert configured.examples() == ["Who patrolled?", "What was seized?"]
+
+
+def test_start_banner_says_whether_the_backend_answers(server) -> None:
+    from ui.app import backend_banner
+
+    assert "extractive" in backend_banner(rag.get_engine(server["settings"]))
+    dead = server["settings"].with_(llm="openai", llm_url=f"http://127.0.0.1:{_free_port()}/v1", llm_model="m", llm_timeout=2.0)
+    banner = backend_banner(rag.Engine(dead))
+    assert "NOT READY" in banner and "cannot be reached" in banner, banner
 
 
 def test_theme_loads_no_external_fonts(server) -> None:
@@ -370,6 +407,13 @@ def test_browser_chat_shows_markers_and_highlighted_quote(server) -> None:
         )
         record = json.loads(feedback.read_text().splitlines()[-1])
         assert record["rating"] == "up" and record["question"] == PATROL and record["citations"]
+
+        # The library table shows the injected title as text; nothing is fetched for it (checked below).
+        driver.find_element(By.XPATH, "//button[@role='tab'][contains(., 'Library')]").click()
+        WebDriverWait(driver, 30).until(lambda d: "Port Evilton" in d.find_element(By.ID, "library-table").text)
+        table = driver.find_element(By.ID, "library-table")
+        assert BAIT in table.text and "<script>alert(1)</script>" in table.text, table.text
+        assert not table.find_elements(By.CSS_SELECTOR, "img"), "a title became an image"
 
         # Nothing the page loaded came from beyond this machine.
         remote = []

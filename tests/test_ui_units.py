@@ -10,8 +10,9 @@ import pytest
 
 import rag  # noqa: F401  (before gradio: offline settings)
 from rag.models import Answer, Citation
+from rag.users import Users
 from ui import render
-from ui.app import describe_filters, filters_from, launch_kwargs, parse_auth
+from ui.app import describe_filters, filters_from, launch_kwargs
 from ui.library import record_feedback, safe_upload_name, stage_uploads
 from ui.streaming import stream_answer, word_groups
 
@@ -73,6 +74,7 @@ def test_answer_markdown_links_markers_and_neutralises_markup() -> None:
     assert "\\[7\\]" in md  # no citation 7: left as text
     assert "\\*bold\\*" in md
     assert "&#x27;" in render.md_text("it's") and "\\#" not in render.md_text("it's")
+    assert render.md_text("a -> b") == "a \\-&gt; b"  # shown as "a -> b", not "a -&gt; b"
     assert render.streaming_markdown("partial [1").endswith("▌")
 
 
@@ -161,13 +163,15 @@ def test_stream_answer_yields_deltas_then_the_answer(streams: bool) -> None:
     assert "".join(items[:-1]) == answer.text
 
 
-def test_auth_setting() -> None:
-    assert parse_auth("") is None
-    assert parse_auth("ana:s3:cret") == ("ana", "s3:cret")
-    with pytest.raises(ValueError):
-        parse_auth("nopassword")
-    kwargs = launch_kwargs(rag.Settings(ui_auth="ana:pw"))
-    assert kwargs["auth"] == ("ana", "pw") and kwargs["share"] is False and kwargs["ssr_mode"] is False
+def test_launch_settings() -> None:
+    users = Users.from_settings("", "ana:s3:cret")
+    assert users.check("ana", "s3:cret") and not users.check("ana", "s3") and users.role("ana") == "editor"
+    with pytest.raises(ValueError, match="RAG_UI_AUTH"):
+        Users.from_settings("", "nopassword")
+    kwargs = launch_kwargs(rag.Settings(ui_auth="ana:pw"), users)
+    assert kwargs["auth"] == users.check and kwargs["share"] is False and kwargs["ssr_mode"] is False
+    assert kwargs["show_error"] is False, "only our own gr.Error messages may reach the browser"
+    assert launch_kwargs(rag.Settings(), Users({}))["auth"] is None
     fonts = " ".join(str(f) for f in kwargs["theme"]._font + kwargs["theme"]._font_mono)
     assert "Google" not in fonts
 

@@ -10,6 +10,7 @@ Start it with ``rag serve`` (or ``serve(settings)`` from Python).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 import traceback
@@ -21,21 +22,19 @@ import rag  # first: rag.offline switches analytics and hub access off before gr
 from rag.config import Settings
 from rag.loaders import SUPPORTED
 from rag.models import Answer
+from rag.users import Users
 
 import gradio as gr  # noqa: E402  (after rag, on purpose)
 
 from . import render
 from .library import delete_document, ingest_uploads, record_feedback, reindex_document
+from .paths import display_names, public_answer, scrub
 from .streaming import stream_answer
 
 log = logging.getLogger("ui")
 
-EXAMPLES = [
-    "Who joined the patrol and where?",
-    "How long did the joint bomber patrol last?",
-    "What did South Korea do when the aircraft entered the KADIZ?",
-    "Which ships took part in the drill in the Gulf of Oman?",
-]
+N_EXAMPLES = 4
+EDITORS_ONLY = "Only editors can change the library; this login is a reader's."
 
 # System fonts only: a GoogleFont here would make every browser fetch from Google.
 THEME = gr.themes.Soft(
@@ -152,17 +151,43 @@ class ChatApp:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.users = Users.from_settings(settings.ui_users, settings.ui_auth)
         self.engine = rag.get_engine(settings)
+
+    # -- who may do what ------------------------------------------------------------
+    def can_edit(self, request: gr.Request | None) -> bool:
+        """Without logins (loopback, or --no-auth) everyone edits; with them, editors only."""
+        if not self.users:
+            return True
+        return self.users.role(getattr(request, "username", None)) == "editor"
+
+    def _require_editor(self, request: gr.Request | None) -> None:
+        # Checked in the handler, so the named API endpoints obey it too, not only the buttons.
+        if not self.can_edit(request):
+            raise gr.Error(EDITORS_ONLY)
+
+    def names(self) -> dict[str, str]:
+        return display_names(d.source for d in self.engine.index.documents())
+
+    def examples(self) -> list[str]:
+        """The configured example questions, else the newest briefings' titles (asking a title finds its lead)."""
+        configured = [q.strip() for q in self.settings.ui_examples.split("|") if q.strip()]
+        if configured:
+            return configured[:N_EXAMPLES]
+        docs = sorted(self.engine.index.documents(), key=lambda d: (d.date or "", d.ingested_at), reverse=True)
+        return [d.title for d in docs[:N_EXAMPLES]]
 
     # -- choices from the index -------------------------------------------------------
     def regions(self) -> list[str]:
         return self.engine.index.regions()
 
     def doc_choices(self, by: str = "source") -> list[tuple[str, str]]:
+        """(label, value) per briefing; a source value is its display name, which the source filter matches."""
+        names = self.names()
         out = []
         for d in self.engine.index.documents():
-            label = f"{d.title} ({d.date or 'undated'}, {Path(d.source).name})"
-            out.append((label, d.source if by == "source" else d.doc_id))
+            label = f"{d.title} ({d.date or 'undated'}, {names[d.source]})"
+            out.append((label, names[d.source] if by == "source" else d.doc_id))
         return out
 
     def library_rows(self) -> list[list[Any]]:
@@ -173,15 +198,16 @@ class ChatApp:
                 d.region or "",
                 d.n_chunks,
                 datetime.fromtimestamp(d.ingested_at).strftime("%Y-%m-%d %H:%M"),
-                Path(d.source).name,
+                names[d.source],
             ]
+            for names in [self.names()]
             for d in self.engine.index.documents()
         ]
 
     def library_summary(self) -> str:
         docs = self.engine.index.documents()
         chunks = sum(d.n_chunks for d in docs)
-        return f"**{len(docs)} briefings** in the index, {chunks} passages, from `{self.settings.index_path}`."
+        return f"**{len(docs)} briefings** in the index, {chunks} passages."
 
     # -- chat -------------------------------------------------------------------------
     def respond(self, message: str, chat: list[dict], session: dict, regions, date_from, date_to, sources):
@@ -209,14 +235,14 @@ class ChatApp:
                 else:
                     answer = item
         except ValueError as exc:  # a user-facing message: empty or long question, bad date, ...
-            chat[turn] = {"role": "assistant", "content": render.error_markdown(f"Could not answer: {exc}")}
+            chat[turn] = {"role": "assistant", "content": render.error_markdown(f"Could not answer: {scrub(str(exc))}")}
             yield gr.update(), chat, gr.update(), session
             return
-        except Exception as exc:  # keep the chat usable whatever happens
+        except Exception:  # keep the chat usable whatever happens; the details go to the log, not the browser
             log.error("answering %r failed:\n%s", question, traceback.format_exc())
             chat[turn] = {
                 "role": "assistant",
-                "content": render.error_markdown(f"Something went wrong while answering ({type(exc).__name__}: {exc}). "
+                "content": render.error_markdown("Something went wrong while answering. "
                                                  "The error is in the server log; try again or rephrase."),
             }
             yield gr.update(), chat, gr.update(), session
@@ -225,7 +251,7 @@ class ChatApp:
             chat[turn] = {"role": "assistant", "content": render.error_markdown("The engine returned no answer.")}
             yield gr.update(), chat, gr.update(), session
             return
-        data = answer.to_dict()
+        data = public_answer(answer.to_dict(), self.names())
         data["filters"] = filters
         cited = {c.n for c in answer.citations}
         content = render.answer_markdown(answer.text, turn, cited) + render.verdict_markdown(answer.refused, answer.confidence)
@@ -272,7 +298,8 @@ class ChatApp:
 
     # -- briefing viewer --------------------------------------------------------------
     def briefing(self, doc_id: str, start: int | None = None, end: int | None = None) -> str:
-        return render.briefing_html(self.engine.index.document(doc_id), start, end)
+        doc = self.engine.index.document(doc_id)
+        return render.briefing_html(doc, start, end, source=self.names().get(doc.source, "") if doc else "")
 
     def open_from_sources(self, evt: gr.EventData):
         data = getattr(evt, "_data", None) or {}
@@ -288,7 +315,7 @@ class ChatApp:
     def _library_outputs(self, report_rows: list[list[Any]], message: str):
         docs_by_id = self.doc_choices(by="doc_id")
         return (
-            message,
+            render.md_text(message),  # names and titles inside are briefing text: never Markdown
             gr.update(value=report_rows, visible=bool(report_rows)),
             self.library_rows(),
             self.library_summary(),
@@ -297,7 +324,8 @@ class ChatApp:
             gr.update(choices=self.doc_choices()),
         )
 
-    def upload(self, files: list[Any] | None, progress=gr.Progress()):
+    def upload(self, files: list[Any] | None, request: gr.Request | None = None, progress=gr.Progress()):
+        self._require_editor(request)
         if not files:
             return self._library_outputs([], "Choose one or more files first.")
 
@@ -313,12 +341,14 @@ class ChatApp:
         message = f"{icon} {summary} ({time.perf_counter() - t0:.1f} s)."
         return self._library_outputs(render.report_rows(report), message)
 
-    def delete(self, doc_id: str | None):
+    def delete(self, doc_id: str | None, request: gr.Request | None = None):
+        self._require_editor(request)
         if not doc_id:
             return self._library_outputs([], "Pick a briefing to delete.")
         return self._library_outputs([], delete_document(self.engine, doc_id))
 
-    def reindex(self, doc_id: str | None, progress=gr.Progress()):
+    def reindex(self, doc_id: str | None, request: gr.Request | None = None, progress=gr.Progress()):
+        self._require_editor(request)
         if not doc_id:
             return self._library_outputs([], "Pick a briefing to re-index.")
         progress(0, desc="Re-indexing")
@@ -327,14 +357,21 @@ class ChatApp:
         return self._library_outputs(render.report_rows(report), f"{icon} re-indexed: " +
                                      ", ".join(f"{n} {s}" for s, n in report.counts().items() if n))
 
-    def refresh(self):
-        """On page load: the index may have changed since the app was built (uploads, `rag ingest`)."""
+    def refresh(self, request: gr.Request | None = None):
+        """On page load: the index may have changed since the app was built (uploads, `rag ingest`).
+
+        A reader's page shows no library controls (the handlers refuse them anyway).
+        """
+        editor = self.can_edit(request)
         return (
             gr.update(choices=self.regions()),
             gr.update(choices=self.doc_choices()),
             self.library_rows(),
             self.library_summary(),
             gr.update(choices=self.doc_choices(by="doc_id")),
+            gr.update(examples=[{"text": q} for q in self.examples()]),
+            gr.update(visible=editor),
+            gr.update(visible=not editor),
         )
 
     # -- the JSON API -----------------------------------------------------------------
@@ -353,8 +390,8 @@ class ChatApp:
                 question, history=history or [], filters=filters_from(regions, date_from, date_to, sources), k=k or None
             )
         except ValueError as exc:
-            raise gr.Error(str(exc)) from exc
-        return answer.to_dict()
+            raise gr.Error(scrub(str(exc))) from exc
+        return public_answer(answer.to_dict(), self.names())
 
 
 def build_app(settings: Settings) -> gr.Blocks:
@@ -375,7 +412,7 @@ def build_app(settings: Settings) -> gr.Blocks:
                             height="62vh",
                             latex_delimiters=[],
                             sanitize_html=True,
-                            examples=[{"text": q} for q in EXAMPLES],
+                            examples=[{"text": q} for q in app.examples()],
                             placeholder="Ask about the briefings, or pick an example below.",
                             feedback_options=("Like", "Dislike"),
                             buttons=["copy"],
@@ -420,7 +457,9 @@ def build_app(settings: Settings) -> gr.Blocks:
                     value=app.library_rows(), headers=LIBRARY_HEADERS, type="array", interactive=False,
                     wrap=True, elem_id="library-table", column_widths=["38%", "10%", "12%", "8%", "13%", "19%"],
                 )
-                with gr.Row():
+                readers_note = gr.Markdown("Logged in as a reader: you can ask questions; an editor adds, "
+                                           "re-indexes and deletes briefings.", visible=False)
+                with gr.Row() as library_controls:
                     with gr.Column():
                         gr.Markdown(
                             "**Add briefings** (.md .txt .html .pdf .docx, up to "
@@ -478,7 +517,8 @@ def build_app(settings: Settings) -> gr.Blocks:
             app.delete, [doc_pick], lib_outputs, api_name="delete", concurrency_id="library",
             js="(d) => (d && confirm('Remove this briefing from the index?')) ? d : null",
         )
-        demo.load(app.refresh, None, [regions, sources, library, summary, doc_pick], api_visibility="private")
+        demo.load(app.refresh, None, [regions, sources, library, summary, doc_pick, chatbot, library_controls, readers_note],
+                  api_visibility="private")
 
         # -- JSON API --------------------------------------------------------------------
         gr.api(app.api_ask, api_name="ask", concurrency_id="ask",
@@ -491,28 +531,41 @@ def build_app(settings: Settings) -> gr.Blocks:
     return demo
 
 
-def parse_auth(value: str) -> tuple[str, str] | None:
-    """``"user:password"`` -> ``("user", "password")``; empty -> no login."""
-    if not value:
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(host: str, users: Users, no_auth: bool = False) -> str | None:
+    """Refuse to open the library to a network without logins; returns the warning to print, if any."""
+    if users or is_loopback(host):
         return None
-    user, sep, password = value.partition(":")
-    if not sep or not user or not password:
-        raise ValueError("RAG_UI_AUTH must look like user:password")
-    return user, password
+    if no_auth:
+        return (f"WARNING: serving on {host} with no login (--no-auth): anyone who can reach the port can "
+                "read, upload, delete and re-index briefings.")
+    raise ValueError(
+        f"--host {host} is reachable from other machines and no login is configured. Create logins with "
+        "`rag users add NAME --role editor` and set RAG_UI_USERS to that file (or RAG_UI_AUTH=user:password "
+        "for a single editor), or pass --no-auth to serve without a login anyway."
+    )
 
 
-def launch_kwargs(settings: Settings) -> dict[str, Any]:
-    auth = parse_auth(settings.ui_auth)
+def launch_kwargs(settings: Settings, users: Users) -> dict[str, Any]:
     return {
         "theme": THEME,
         "css": CSS,
         "js": JS,
-        "auth": auth,
-        "auth_message": "Briefing Q&A: log in with the credentials from RAG_UI_AUTH." if auth else None,
+        "auth": users.check if users else None,
+        "auth_message": "Briefing Q&A: log in with your analyst account." if users else None,
         "max_file_size": f"{settings.max_file_mb:g}mb",
         "ssr_mode": False,
         "share": False,
-        "show_error": True,
+        # Only our own gr.Error messages reach the browser; other exceptions stay in the server log.
+        "show_error": False,
         "footer_links": ["api", "settings"],
         "mcp_server": False,
         "pwa": False,
@@ -532,16 +585,36 @@ def warm_up(app: ChatApp) -> float:
     return time.perf_counter() - t0
 
 
+def backend_banner(engine: rag.Engine) -> str:
+    """The start-up line on the answering backend: a dead LLM server is said before the first question."""
+    if not engine.generative:
+        return "answers: extractive (no model server needed)"
+    problem = engine.check_llm()
+    name = engine.settings.llm
+    return f"answers: {name} backend NOT READY: {problem}; until it is, answers are extractive" if problem else \
+        f"answers: {name} backend ready"
+
+
 def start(settings: Settings, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True, warm: bool = True,
-          quiet: bool = False) -> gr.Blocks:
-    """Build, warm and launch the app; with ``block=False`` returns once it is serving."""
-    parse_auth(settings.ui_auth)  # a malformed RAG_UI_AUTH fails now, not after the models load
+          quiet: bool = False, no_auth: bool = False) -> gr.Blocks:
+    """Build, warm and launch the app; with ``block=False`` returns once it is serving.
+
+    Raises ValueError, before any model loads, for a bad users file or a
+    network-facing host without logins (unless ``no_auth``).
+    """
+    users = Users.from_settings(settings.ui_users, settings.ui_auth)
+    warning = check_exposure(host, users, no_auth)
+    if warning:
+        log.warning(warning)
+        print(warning, flush=True)
     demo = build_app(settings)
+    if not quiet:
+        print(backend_banner(demo.chat_app.engine), flush=True)
     if warm:
         took = warm_up(demo.chat_app)
         if not quiet:
             print(f"models loaded in {took:.1f} s", flush=True)
     demo.queue(default_concurrency_limit=1)
     demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=quiet,
-                **launch_kwargs(settings))
+                **launch_kwargs(settings, demo.chat_app.users))
     return demo

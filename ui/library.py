@@ -8,23 +8,26 @@ whatever the browser was told to accept.
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 import re
+import shutil
 import tempfile
 import threading
-import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.loaders import SUPPORTED
+from rag import feedback as _feedback
+from rag.loaders import SUPPORTED, LoadError, load
 from rag.models import FileResult, IngestReport
+from rag.private import private_dir, private_file
 
 UPLOAD_DIR = "uploads"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
 _MAGIC = {".pdf": b"%PDF", ".docx": b"PK\x03\x04"}
+KEPT = "the previous version was kept"
 
 # One library change at a time (uploads, deletes, re-indexes from any session).
 LIBRARY_LOCK = threading.Lock()
@@ -47,14 +50,16 @@ def safe_upload_name(client_name: str) -> str:
 
 def uploads_dir(index_dir: str | os.PathLike) -> Path:
     path = Path(index_dir).expanduser().resolve() / UPLOAD_DIR
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    private_dir(path.parent)  # the index folder: 0700, whoever creates it first
+    return private_dir(path)
 
 
 @dataclass
 class Staged:
     stored: list[Path] = field(default_factory=list)
     rejected: list[FileResult] = field(default_factory=list)
+    # An upload that replaced an earlier one: target -> (copy of the earlier file, sha256 of the new one).
+    previous: dict[Path, tuple[Path, str]] = field(default_factory=dict)
 
 
 def stage_uploads(files: list[Any], index_dir: str, max_file_mb: float) -> Staged:
@@ -97,13 +102,34 @@ def stage_uploads(files: list[Any], index_dir: str, max_file_mb: float) -> Stage
         if target.resolve().parent != target_dir:  # belt and braces: never outside uploads/
             staged.rejected.append(FileResult(name, "failed", f"{name}: bad file name"))
             continue
-        # Same name replaces the earlier upload (that is how a briefing is updated).
-        fd, tmp = tempfile.mkstemp(dir=target_dir, prefix=".upload-")
+        # Same name replaces the earlier upload (that is how a briefing is updated), but
+        # only with a file that reads: a bad replacement must not cost the good file.
+        backup = None
+        if target.exists():
+            try:
+                load(target, data)
+            except Exception as exc:  # noqa: BLE001 - whatever the loader raises, the upload is refused
+                why = str(exc) if isinstance(exc, LoadError) else f"{name}: could not be read ({type(exc).__name__}: {exc})"
+                staged.rejected.append(FileResult(name, "failed", f"{why}; {KEPT}"))
+                continue
+            backup = _copy_aside(target, target_dir)
+        fd, tmp = tempfile.mkstemp(dir=target_dir, prefix=".upload-")  # 0600, and stays so through the rename
         with os.fdopen(fd, "wb") as out:
             out.write(data)
         os.replace(tmp, target)
+        private_file(target)
+        if backup is not None:
+            staged.previous[target] = (backup, hashlib.sha256(data).hexdigest())
         staged.stored.append(target)
     return staged
+
+
+def _copy_aside(path: Path, folder: Path) -> Path:
+    """A hidden copy of ``path`` (ingest skips dot files) to put back if its replacement fails."""
+    fd, copy = tempfile.mkstemp(dir=folder, prefix=".previous-")
+    with os.fdopen(fd, "wb") as out, open(path, "rb") as src:
+        shutil.copyfileobj(src, out)
+    return Path(copy)
 
 
 def _paths_of(item: Any) -> tuple[str, str]:
@@ -123,13 +149,33 @@ def ingest_uploads(engine: Any, files: list[Any], progress=None) -> IngestReport
         staged = stage_uploads(files, settings.index_dir, settings.max_file_mb)
         report = IngestReport(files=list(staged.rejected))
         if staged.stored:
-            result = engine.ingest([str(p) for p in staged.stored], progress=progress)
+            try:
+                result = engine.ingest([str(p) for p in staged.stored], progress=progress)
+            finally:
+                restored = _settle_replacements(engine, staged)
             report.files += result.files
-            for f in result.failed:  # a file the engine could not read is not kept
+            folder = uploads_dir(settings.index_dir)
+            for f in result.failed:
                 path = Path(f.path)
-                if path.parent == uploads_dir(settings.index_dir) and engine.index.catalog.document_by_source(str(path)) is None:
-                    path.unlink(missing_ok=True)
+                if path in restored:
+                    f.reason = f"{f.reason}; {KEPT}" if f.reason else KEPT
+                elif path.parent == folder and engine.index.catalog.document_by_source(str(path)) is None:
+                    path.unlink(missing_ok=True)  # a new file the engine could not read is not kept
     return report
+
+
+def _settle_replacements(engine: Any, staged: Staged) -> set[Path]:
+    """Keep each replacement the index now holds; put the earlier file back for the others
+    (their catalog, Chroma and BM25 entries were never touched). Returns those put back."""
+    restored = set()
+    for target, (backup, sha) in staged.previous.items():
+        info = engine.index.catalog.document_by_source(str(target))
+        if info is not None and info.sha256 == sha:
+            backup.unlink(missing_ok=True)
+        else:
+            os.replace(backup, target)
+            restored.add(target)
+    return restored
 
 
 def delete_document(engine: Any, doc_id: str) -> str:
@@ -169,33 +215,8 @@ def reindex_document(engine: Any, doc_id: str) -> IngestReport:
 
 
 # -- feedback ------------------------------------------------------------------------
+# The file and its export live in rag/feedback.py (``rag feedback export``); the chat
+# records through these names.
 
-_FEEDBACK_LOCK = threading.Lock()
-
-
-def feedback_path(settings: Any) -> Path:
-    return Path(settings.feedback_path or Path(settings.index_dir) / "feedback.jsonl").expanduser()
-
-
-def record_feedback(settings: Any, rating: str, answer: dict, extra: dict | None = None) -> dict:
-    """Append one judgement of an answer as a JSON line; returns the record."""
-    record = {
-        "ts": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "rating": rating,  # "up" | "down"
-        "question": answer.get("question", ""),
-        "standalone_question": answer.get("standalone_question", ""),
-        "answer": answer.get("text", ""),
-        "refused": answer.get("refused", False),
-        "backend": answer.get("backend", ""),
-        "citations": [
-            {k: c.get(k) for k in ("n", "source", "title", "date", "region", "quote", "start", "end", "doc_id", "chunk_id")}
-            for c in answer.get("citations") or []
-        ],
-        "retrieved": [p.get("chunk_id") for p in answer.get("passages") or []],
-        **(extra or {}),
-    }
-    path = feedback_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _FEEDBACK_LOCK, open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return record
+feedback_path = _feedback.feedback_path
+record_feedback = _feedback.record_feedback

@@ -14,10 +14,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .paths import scrub
+
 CITE = re.compile(r"\[(\d{1,3})\]")
 
-# Characters that Markdown (and the chat's KaTeX) would read as syntax.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~$>])")
+# Characters that Markdown (and the chat's KaTeX) would read as syntax. Not ``>``: it
+# becomes ``&gt;`` below, which starts no blockquote, and ``\&gt;`` would show as "&gt;".
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~$])")
 
 
 def esc(value: Any) -> str:
@@ -197,13 +200,13 @@ def sources_html(answer: dict | None, turn: int | None, filters_note: str = "") 
     return "".join(parts)
 
 
-def briefing_html(doc: Any, start: int | None = None, end: int | None = None) -> str:
-    """A whole briefing (``Document``) as text, the span ``start:end`` marked."""
+def briefing_html(doc: Any, start: int | None = None, end: int | None = None, source: str = "") -> str:
+    """A whole briefing (``Document``) as text, the span ``start:end`` marked; ``source`` is its display name."""
     if doc is None:
         return '<div class="sources-empty">That briefing is no longer in the index.</div>'
     text = doc.text or ""
     head = (
-        f'<div class="briefing-head">{_meta(doc.title, doc.date, doc.region, doc.source)}</div>'
+        f'<div class="briefing-head">{_meta(doc.title, doc.date, doc.region, source or file_name(doc.source))}</div>'
     )
     if start is not None and end is not None and 0 <= start < end <= len(text):
         body = (
@@ -216,9 +219,6 @@ def briefing_html(doc: Any, start: int | None = None, end: int | None = None) ->
     return f'<div class="briefing" data-doc="{esc(doc.doc_id)}">{head}<div class="briefing-text">{body}</div></div>'
 
 
-def report_rows(report: Any, base: str = "") -> list[list[Any]]:
-    """Rows for the per-file ingest table."""
-    rows = []
-    for f in report.files:
-        rows.append([file_name(f.path), f.status, f.chunks or "", f.reason])
-    return rows
+def report_rows(report: Any) -> list[list[Any]]:
+    """Rows for the per-file ingest table: file names only, no server path even inside a reason."""
+    return [[file_name(f.path), f.status, f.chunks or "", scrub(f.reason)] for f in report.files]

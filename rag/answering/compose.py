@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 from ..models import Answer, Passage
 from .evidence import section
 from .refusal import refusal
 from .selection import Selection
+
+# A bracketed number inside a quoted unit would read as a citation marker in the
+# answer text: a footnote ("[2]") is left out, a longer number ("[2024]") loses its
+# brackets. The citation's quote keeps the document's text.
+_FOOTNOTE = re.compile(r"\s*\[\d{1,3}\]")
+_LONG_NUMBER = re.compile(r"\[(\d{4,})\]")
 
 
 def compose(question: str, selection: Selection, passages: list[Passage]) -> Answer:
@@ -17,7 +25,7 @@ def compose(question: str, selection: Selection, passages: list[Passage]) -> Ans
     ordered = sorted(chosen, key=lambda e: (doc_order[e.passage.doc_id], e.unit.start))
     sentences = []
     for n, ev in enumerate(ordered, start=1):
-        text = ev.unit.readable().rstrip()
+        text = _LONG_NUMBER.sub(r"\1", _FOOTNOTE.sub("", ev.unit.readable())).rstrip()
         if ev.unit.kind == "row":
             # The row's own table context: its section heading, or nothing (never
             # the title, which for an untitled file is only the file name).

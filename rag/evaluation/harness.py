@@ -7,7 +7,6 @@ import platform
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 from rag.config import Settings
 
 from .metrics import CONVERSATION_METRICS, aggregate, basename, records_selective, score_question
-from .questions import Question, check_against_corpus, load_questions
+from .questions import Question, QuestionFileError, check_against_corpus, load_questions
 
 Progress = Callable[[int, int, str], None]
 
@@ -58,10 +57,7 @@ def git_commit(cwd: Path) -> str | None:
 
 def public_settings(settings: Settings) -> dict[str, Any]:
     """The settings as a report records them: without the API key and the login."""
-    public = asdict(settings)
-    for secret in ("llm_key", "ui_auth"):
-        public.pop(secret, None)
-    return public
+    return settings.public_dict()
 
 
 def prepare_index(engine, questions_path: Path, ingest: str | None, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -104,6 +100,11 @@ def run_eval(
 
     questions_path = Path(questions_path)
     questions = load_questions(questions_path)
+    drafts = [q for q in questions if q.needs_review]
+    if drafts:  # a draft's gold is the answer being judged: scoring it would measure nothing
+        raise QuestionFileError(questions_path, [
+            f"line {q.line}: {q.id} has needs_review: true; fill in must_include, sources and evidence from its "
+            "candidates, then set needs_review to false" for q in drafts])
     engine = rag.get_engine(settings)
     index_info = prepare_index(engine, questions_path, ingest, log)
     indexed = {basename(d.source) for d in engine.index.documents()}

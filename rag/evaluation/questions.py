@@ -10,9 +10,15 @@ Fields (see README-section.md):
 - ``evidence`` (list of str): verbatim substrings of those files
 - optional ``history``: earlier turns, ``[{"role": "user"|"assistant", "content": str}, ...]``
 - optional ``filters``: ``{"region": str|list, "date_from": "YYYY-MM-DD", "date_to": ..., "sources": list}``
+- optional, for a draft made from chat feedback (``rag feedback export``):
+  ``needs_review`` (bool: true until a person has checked the gold fields),
+  ``rating`` (``"up"`` | ``"down"``), ``given_answer`` (str: the answer that was
+  rated), ``candidates`` (list of ``{"source": file name, "quote": str, "start":
+  int, "end": int}``: its citations, evidence to pick from), ``asked_at`` (str)
 
 An unanswerable question has ``answer == "NOT_IN_CORPUS"`` and empty
-``must_include``, ``sources`` and ``evidence``.
+``must_include``, ``sources`` and ``evidence``. A draft (``needs_review: true``)
+may leave those three empty for an answerable question: the reviewer fills them in.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from typing import Any
 
 NOT_IN_CORPUS = "NOT_IN_CORPUS"
 REQUIRED = ("id", "question", "answer", "must_include", "sources", "evidence", "type")
-OPTIONAL = ("history", "filters")
+DRAFT = ("needs_review", "rating", "given_answer", "candidates", "asked_at")  # from chat feedback
+OPTIONAL = ("history", "filters") + DRAFT
 IGNORED = ("note", "notes", "comment")  # free text for authors, never read
 FILTER_KEYS = ("region", "regions", "date_from", "date_to", "source", "sources")
 
@@ -53,6 +60,11 @@ class Question:
     history: tuple[dict, ...] = ()
     filters: dict | None = None
     line: int = 0
+    needs_review: bool = False
+    rating: str | None = None
+    given_answer: str = ""
+    candidates: tuple[dict, ...] = ()
+    asked_at: str = ""
 
     @property
     def answerable(self) -> bool:
@@ -61,8 +73,11 @@ class Question:
     def gold(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("line")
-        for key in ("must_include", "sources", "evidence", "history"):
+        for key in ("must_include", "sources", "evidence", "history", "candidates"):
             d[key] = list(d[key])
+        if not self.needs_review:
+            for key in DRAFT:
+                d.pop(key)
         return d
 
 
@@ -118,6 +133,44 @@ def _check_filters(value: Any, where: str, problems: list[str]) -> dict | None:
     return dict(value)
 
 
+def _check_draft(obj: dict, where: str, problems: list[str]) -> dict[str, Any]:
+    """The draft fields of a line (from chat feedback), checked."""
+    out: dict[str, Any] = {}
+    if "needs_review" in obj:
+        if not isinstance(obj["needs_review"], bool):
+            problems.append(f"{where}: field 'needs_review' must be true or false")
+        out["needs_review"] = obj["needs_review"] is True
+    if "rating" in obj:
+        if obj["rating"] not in ("up", "down"):
+            problems.append(f"{where}: field 'rating' must be \"up\" or \"down\", got {json.dumps(obj['rating'])[:40]}")
+        out["rating"] = obj["rating"]
+    for key in ("given_answer", "asked_at"):
+        if key in obj:
+            if not isinstance(obj[key], str):
+                problems.append(f"{where}: field '{key}' must be a string")
+            out[key] = obj[key]
+    value = obj.get("candidates")
+    if value is not None:
+        if not isinstance(value, list):
+            problems.append(f"{where}: field 'candidates' must be a list of {{\"source\", \"quote\", \"start\", \"end\"}} objects")
+            value = []
+        for i, c in enumerate(value):
+            ok = (
+                isinstance(c, dict) and set(c) == {"source", "quote", "start", "end"}
+                and isinstance(c["source"], str) and c["source"].strip() and "/" not in c["source"] and "\\" not in c["source"]
+                and isinstance(c["quote"], str) and c["quote"].strip()
+                and all(isinstance(c[k], int) and not isinstance(c[k], bool) for k in ("start", "end"))
+                and 0 <= c["start"] <= c["end"]
+            )
+            if not ok:
+                problems.append(
+                    f"{where}: field 'candidates' item {i} must be {{\"source\": file name, \"quote\": str, "
+                    f"\"start\": int, \"end\": int}}, got {json.dumps(c)[:80]}"
+                )
+        out["candidates"] = tuple(dict(c) for c in value if isinstance(c, dict))
+    return out
+
+
 def parse_line(obj: Any, where: str, problems: list[str]) -> Question | None:
     if not isinstance(obj, dict):
         problems.append(f"{where}: expected a JSON object, got {type(obj).__name__}")
@@ -139,6 +192,7 @@ def parse_line(obj: Any, where: str, problems: list[str]) -> Question | None:
     evidence = _str_list(obj, "evidence", where, problems)
     history = _check_history(obj.get("history"), where, problems)
     filters = _check_filters(obj.get("filters"), where, problems)
+    draft = _check_draft(obj, where, problems)
     if len(problems) > before:
         return None
     answer, qtype = obj["answer"].strip(), obj["type"].strip()
@@ -150,7 +204,7 @@ def parse_line(obj: Any, where: str, problems: list[str]) -> Question | None:
         if qtype == "unanswerable":
             problems.append(f"{where}: field 'answer' must be NOT_IN_CORPUS when type is 'unanswerable'")
         for key, value in (("must_include", must), ("sources", sources), ("evidence", evidence)):
-            if not value:
+            if not value and not draft.get("needs_review"):
                 problems.append(f"{where}: field '{key}' is empty; an answerable question needs at least one")
         for s in sources:
             if "/" in s or "\\" in s:
@@ -167,6 +221,7 @@ def parse_line(obj: Any, where: str, problems: list[str]) -> Question | None:
         type=qtype,
         history=history,
         filters=filters,
+        **draft,
         line=int(where.rsplit(":", 1)[-1]) if where.rsplit(":", 1)[-1].isdigit() else 0,
     )
 

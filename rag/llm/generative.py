@@ -32,6 +32,7 @@ RECITE = True  # a sentence citing the wrong passage (or none) is re-cited to on
 
 _MARKS = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
 _ONE_MARK = re.compile(r"\s*\[(\d{1,3})\]")
+_LONG_NUMBER = re.compile(r"\[(\d{4,})\]")
 _LEADING_MARKS = re.compile(r"^\s*((?:\[\d{1,3}\]\s*)+)")
 _REFUSAL = re.compile(rf"^\W*{re.escape(REFUSAL)}", re.I)
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.S | re.I)
@@ -87,7 +88,10 @@ def markers(sentence: str) -> list[int]:
 
 
 def claim_of(sentence: str) -> str:
-    return re.sub(r"\s+([.!?,;:])", r"\1", " ".join(_ONE_MARK.sub(" ", sentence).split())).strip()
+    # A longer bracketed number ("[2024]") is not a marker but would read as one in the
+    # answer text, which may hold only the markers enforce() writes: its brackets go.
+    sentence = _LONG_NUMBER.sub(r"\1", _ONE_MARK.sub(" ", sentence))
+    return re.sub(r"\s+([.!?,;:])", r"\1", " ".join(sentence.split())).strip()
 
 
 _NUMBER_WORDS = re.compile(
