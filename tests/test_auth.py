@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import stat
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 import rag  # noqa: F401  (before gradio: offline settings)
+from rag.llm.server import free_port
 from gradio_client import Client, handle_file
 from rag.cli import app
 from rag.users import Users, add_user, hash_password, read_users, verify_password
@@ -110,12 +110,6 @@ def test_display_names_are_unique_tails_and_scrub_removes_paths() -> None:
 # -- a real server with logins on ----------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
     base = tmp_path_factory.mktemp("auth")
@@ -128,7 +122,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     settings = rag.Settings.from_env(index_dir=str(base / "index"), ui_users=str(users), ui_auth="",
                                      feedback_path=str(base / "feedback.jsonl"))
     assert rag.get_engine(settings).ingest([str(docs)]).ok
-    port = _free_port()
+    port = free_port()
     demo = start(settings, host="127.0.0.1", port=port, block=False, quiet=True, warm=False)
     try:
         yield {"url": f"http://127.0.0.1:{port}/", "settings": settings, "base": base, "demo": demo}

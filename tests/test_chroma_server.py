@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import rag
+from rag.llm.server import free_port
 from rag.engine import Engine
 
 from .conftest import CORPUS, PATROL
@@ -34,12 +34,6 @@ FILES = [
     "15-nigeria-attack-helicopter-deliveries.md",
 ]
 QUESTIONS = [PATROL, "What happened to the Svalbard cable?", "How many attack helicopters did Nigeria receive?"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ChromaServer:
@@ -86,7 +80,7 @@ class ChromaServer:
 def server(tmp_path: Path):
     if not CHROMA.exists():
         pytest.skip(f"no chroma CLI at {CHROMA}")
-    srv = ChromaServer(tmp_path / "chroma-server", _free_port(), tmp_path / "chroma.log")
+    srv = ChromaServer(tmp_path / "chroma-server", free_port(), tmp_path / "chroma.log")
     srv.start()
     yield srv
     srv.stop()

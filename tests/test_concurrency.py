@@ -11,7 +11,6 @@ ever see a document with only some of its chunks. p50/p95 are printed.
 from __future__ import annotations
 
 import json
-import socket
 import sqlite3
 import statistics
 import threading
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import rag
+from rag.llm.server import free_port
 from gradio_client import Client, handle_file
 from ui import app as ui_app
 
@@ -52,12 +52,6 @@ def _questions() -> list[tuple[str, str]]:
             seen.add(sources[0])
             out.append((q["question"], sources[0]))
     return out[:CLIENTS]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _half_written(index: Path) -> tuple[list[tuple], int]:
@@ -92,7 +86,7 @@ def test_twenty_clients_ask_while_an_upload_ingests(tmp_path: Path, capsys: pyte
         path.write_text(UPLOAD_TEXT.format(n=n, day=n + 1, ships=40 + n, body=filler))
         uploads.append(path)
 
-    port = _free_port()
+    port = free_port()
     demo = ui_app.start(settings, host="127.0.0.1", port=port, block=False, quiet=True)
     url = f"http://127.0.0.1:{port}/"
     latencies: list[float] = []

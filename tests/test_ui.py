@@ -12,7 +12,6 @@ import ipaddress
 import json
 import re
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import rag  # noqa: F401  (before gradio: offline settings)
+from rag.llm.server import free_port
 from gradio_client import Client, handle_file
 from ui.app import start
 
@@ -81,12 +81,6 @@ def _audit(event: str, args: tuple) -> None:
 sys.addaudithook(_audit)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
     base = tmp_path_factory.mktemp("ui")
@@ -100,7 +94,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     _AUDIT["on"] = True
     report = rag.get_engine(settings).ingest([str(docs)])
     assert report.ok, report.failed
-    port = _free_port()
+    port = free_port()
     demo = start(settings, host="127.0.0.1", port=port, block=False, quiet=True)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -305,7 +299,7 @@ def test_start_banner_says_whether_the_backend_answers(server) -> None:
     from ui.app import backend_banner
 
     assert "extractive" in backend_banner(rag.get_engine(server["settings"]))
-    dead = server["settings"].with_(llm="openai", llm_url=f"http://127.0.0.1:{_free_port()}/v1", llm_model="m", llm_timeout=2.0)
+    dead = server["settings"].with_(llm="openai", llm_url=f"http://127.0.0.1:{free_port()}/v1", llm_model="m", llm_timeout=2.0)
     banner = backend_banner(rag.Engine(dead))
     assert "NOT READY" in banner and "cannot be reached" in banner, banner
 

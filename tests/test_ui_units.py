@@ -9,11 +9,12 @@ from types import SimpleNamespace
 import pytest
 
 import rag  # noqa: F401  (before gradio: offline settings)
+from rag.feedback import record_feedback
 from rag.models import Answer, Citation
 from rag.users import Users
 from ui import render
 from ui.app import describe_filters, filters_from, launch_kwargs
-from ui.library import record_feedback, safe_upload_name, stage_uploads
+from ui.library import safe_upload_name, stage_uploads
 from ui.streaming import stream_answer, word_groups
 
 SCRIPT = "<script>alert(1)</script>"

@@ -20,6 +20,7 @@ from typing import Any
 
 import rag  # first: rag.offline switches analytics and hub access off before gradio is imported
 from rag.config import Settings
+from rag.feedback import record_feedback
 from rag.loaders import SUPPORTED
 from rag.models import Answer
 from rag.users import Users
@@ -27,7 +28,7 @@ from rag.users import Users
 import gradio as gr  # noqa: E402  (after rag, on purpose)
 
 from . import render
-from .library import delete_document, ingest_uploads, record_feedback, reindex_document
+from .library import delete_document, ingest_uploads, reindex_document
 from .paths import display_names, public_answer, scrub
 from .streaming import stream_answer
 
@@ -149,9 +150,9 @@ def describe_filters(filters: dict) -> str:
 class ChatApp:
     """The app's behaviour, separate from its layout so each handler can be tested."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, users: Users | None = None) -> None:
         self.settings = settings
-        self.users = Users.from_settings(settings.ui_users, settings.ui_auth)
+        self.users = users if users is not None else Users.from_settings(settings.ui_users, settings.ui_auth)
         self.engine = rag.get_engine(settings)
 
     # -- who may do what ------------------------------------------------------------
@@ -183,25 +184,21 @@ class ChatApp:
 
     def doc_choices(self, by: str = "source") -> list[tuple[str, str]]:
         """(label, value) per briefing; a source value is its display name, which the source filter matches."""
-        names = self.names()
+        docs = self.engine.index.documents()
+        names = display_names(d.source for d in docs)
         out = []
-        for d in self.engine.index.documents():
+        for d in docs:
             label = f"{d.title} ({d.date or 'undated'}, {names[d.source]})"
             out.append((label, names[d.source] if by == "source" else d.doc_id))
         return out
 
     def library_rows(self) -> list[list[Any]]:
+        docs = self.engine.index.documents()
+        names = display_names(d.source for d in docs)
         return [
-            [
-                d.title,
-                d.date or "",
-                d.region or "",
-                d.n_chunks,
-                datetime.fromtimestamp(d.ingested_at).strftime("%Y-%m-%d %H:%M"),
-                names[d.source],
-            ]
-            for names in [self.names()]
-            for d in self.engine.index.documents()
+            [d.title, d.date or "", d.region or "", d.n_chunks,
+             datetime.fromtimestamp(d.ingested_at).strftime("%Y-%m-%d %H:%M"), names[d.source]]
+            for d in docs
         ]
 
     def library_summary(self) -> str:
@@ -394,9 +391,9 @@ class ChatApp:
         return public_answer(answer.to_dict(), self.names())
 
 
-def build_app(settings: Settings) -> gr.Blocks:
+def build_app(settings: Settings, users: Users | None = None) -> gr.Blocks:
     """The Blocks app; launch it with ``launch_kwargs(settings)``."""
-    app = ChatApp(settings)
+    app = ChatApp(settings, users)
 
     with gr.Blocks(title="Briefing Q&A", analytics_enabled=False, fill_width=True) as demo:
         session = gr.State(new_session())
@@ -607,7 +604,7 @@ def start(settings: Settings, host: str = "127.0.0.1", port: int = 7860, *, bloc
     if warning:
         log.warning(warning)
         print(warning, flush=True)
-    demo = build_app(settings)
+    demo = build_app(settings, users)  # the logins read once, before the models load
     if not quiet:
         print(backend_banner(demo.chat_app.engine), flush=True)
     if warm:

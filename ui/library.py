@@ -1,4 +1,4 @@
-"""Library operations behind the Library tab: upload, delete, re-index, feedback.
+"""Library operations behind the Library tab: upload, delete, re-index.
 
 The browser's file name is never trusted: only its last path part survives, it
 is reduced to a safe alphabet, and the file is written inside
@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag import feedback as _feedback
 from rag.loaders import SUPPORTED, LoadError, load
 from rag.models import FileResult, IngestReport
 from rag.private import private_dir, private_file
@@ -212,11 +211,3 @@ def reindex_document(engine: Any, doc_id: str) -> IngestReport:
                 for f in report.files:
                     f.status = "updated" if f.status == "added" else f.status
         return report
-
-
-# -- feedback ------------------------------------------------------------------------
-# The file and its export live in rag/feedback.py (``rag feedback export``); the chat
-# records through these names.
-
-feedback_path = _feedback.feedback_path
-record_feedback = _feedback.record_feedback
