@@ -36,48 +36,186 @@ from pathlib import Path
 # -- the synthetic archive -----------------------------------------------------
 
 REGIONS = [
-    "East Asia", "South-East Asia", "South Asia", "Middle East", "Eastern Europe", "West Africa",
-    "Central Africa", "Horn of Africa", "Arctic", "Caribbean", "Central Asia", "South America",
+    "East Asia",
+    "South-East Asia",
+    "South Asia",
+    "Middle East",
+    "Eastern Europe",
+    "West Africa",
+    "Central Africa",
+    "Horn of Africa",
+    "Arctic",
+    "Caribbean",
+    "Central Asia",
+    "South America",
 ]
 COUNTRIES = [
-    "China", "Russia", "Japan", "South Korea", "North Korea", "Philippines", "Vietnam", "Indonesia", "Malaysia",
-    "India", "Pakistan", "Bangladesh", "Iran", "Iraq", "Saudi Arabia", "Yemen", "Ukraine", "Belarus", "Poland",
-    "Lithuania", "Nigeria", "Niger", "Mali", "Ghana", "Guinea", "Sierra Leone", "Cameroon", "Chad", "Sudan",
-    "Ethiopia", "Somalia", "Kenya", "Norway", "Finland", "Haiti", "Dominican Republic", "Kazakhstan",
-    "Kyrgyzstan", "Venezuela", "Colombia", "Brazil", "Turkey", "France", "United States", "Australia",
+    "China",
+    "Russia",
+    "Japan",
+    "South Korea",
+    "North Korea",
+    "Philippines",
+    "Vietnam",
+    "Indonesia",
+    "Malaysia",
+    "India",
+    "Pakistan",
+    "Bangladesh",
+    "Iran",
+    "Iraq",
+    "Saudi Arabia",
+    "Yemen",
+    "Ukraine",
+    "Belarus",
+    "Poland",
+    "Lithuania",
+    "Nigeria",
+    "Niger",
+    "Mali",
+    "Ghana",
+    "Guinea",
+    "Sierra Leone",
+    "Cameroon",
+    "Chad",
+    "Sudan",
+    "Ethiopia",
+    "Somalia",
+    "Kenya",
+    "Norway",
+    "Finland",
+    "Haiti",
+    "Dominican Republic",
+    "Kazakhstan",
+    "Kyrgyzstan",
+    "Venezuela",
+    "Colombia",
+    "Brazil",
+    "Turkey",
+    "France",
+    "United States",
+    "Australia",
 ]
 PLACES = [
-    "the Strait of Malacca", "the East China Sea", "the Sea of Japan", "the Barents Sea", "the Gulf of Aden",
-    "the Red Sea", "the Gulf of Guinea", "the Black Sea", "the Baltic Sea", "the Caribbean Sea", "the Andaman Sea",
-    "the Spratly Islands", "the Paracel Islands", "the Natuna Islands", "Svalbard", "the Sahel", "Lake Chad",
-    "the Ferghana Valley", "the Essequibo region", "the Darien Gap", "the Line of Actual Control",
-    "the northern border", "the capital", "the port city", "the eastern provinces", "the coastal highway",
-    "the mining district", "the river delta", "the mountain passes", "the refugee camps",
+    "the Strait of Malacca",
+    "the East China Sea",
+    "the Sea of Japan",
+    "the Barents Sea",
+    "the Gulf of Aden",
+    "the Red Sea",
+    "the Gulf of Guinea",
+    "the Black Sea",
+    "the Baltic Sea",
+    "the Caribbean Sea",
+    "the Andaman Sea",
+    "the Spratly Islands",
+    "the Paracel Islands",
+    "the Natuna Islands",
+    "Svalbard",
+    "the Sahel",
+    "Lake Chad",
+    "the Ferghana Valley",
+    "the Essequibo region",
+    "the Darien Gap",
+    "the Line of Actual Control",
+    "the northern border",
+    "the capital",
+    "the port city",
+    "the eastern provinces",
+    "the coastal highway",
+    "the mining district",
+    "the river delta",
+    "the mountain passes",
+    "the refugee camps",
 ]
 FORCES = [
-    "the navy", "the coast guard", "the air force", "border guards", "special forces", "a marine brigade",
-    "militia fighters", "an armed group", "the national police", "peacekeepers", "naval infantry",
-    "a rapid reaction force", "intelligence services", "a cyber unit", "customs officers",
+    "the navy",
+    "the coast guard",
+    "the air force",
+    "border guards",
+    "special forces",
+    "a marine brigade",
+    "militia fighters",
+    "an armed group",
+    "the national police",
+    "peacekeepers",
+    "naval infantry",
+    "a rapid reaction force",
+    "intelligence services",
+    "a cyber unit",
+    "customs officers",
 ]
 EQUIPMENT = [
-    "patrol vessels", "frigates", "corvettes", "attack helicopters", "transport aircraft", "drones",
-    "armoured vehicles", "fighter jets", "submarines", "missile launchers", "radar stations", "fast boats",
-    "maritime patrol aircraft", "artillery pieces", "air defence systems",
+    "patrol vessels",
+    "frigates",
+    "corvettes",
+    "attack helicopters",
+    "transport aircraft",
+    "drones",
+    "armoured vehicles",
+    "fighter jets",
+    "submarines",
+    "missile launchers",
+    "radar stations",
+    "fast boats",
+    "maritime patrol aircraft",
+    "artillery pieces",
+    "air defence systems",
 ]
 EVENTS = [
-    ("joint exercise", "held a joint exercise"), ("air patrol", "flew a joint air patrol"),
-    ("vessel seizure", "seized a vessel"), ("cyberattack", "reported a cyberattack"),
-    ("sanctions package", "announced sanctions"), ("border clash", "clashed with troops"),
-    ("evacuation", "evacuated foreign nationals"), ("deployment", "deployed new units"),
-    ("ceasefire talks", "opened ceasefire talks"), ("cable damage", "reported damage to an undersea cable"),
-    ("arms delivery", "took delivery of new equipment"), ("election deployment", "deployed security forces for the election"),
+    ("joint exercise", "held a joint exercise"),
+    ("air patrol", "flew a joint air patrol"),
+    ("vessel seizure", "seized a vessel"),
+    ("cyberattack", "reported a cyberattack"),
+    ("sanctions package", "announced sanctions"),
+    ("border clash", "clashed with troops"),
+    ("evacuation", "evacuated foreign nationals"),
+    ("deployment", "deployed new units"),
+    ("ceasefire talks", "opened ceasefire talks"),
+    ("cable damage", "reported damage to an undersea cable"),
+    ("arms delivery", "took delivery of new equipment"),
+    ("election deployment", "deployed security forces for the election"),
 ]
-OFFICIALS = ["defence ministry", "foreign ministry", "joint staff", "coast guard command", "interior ministry",
-             "presidential office", "regional bloc", "United Nations mission", "state news agency", "army spokesperson"]
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December"]
-SECTIONS = ["Summary", "Background", "What happened", "Forces involved", "Reactions", "Assessment",
-            "Timeline", "Casualties and damage", "Diplomatic response", "Outlook", "Equipment", "Sources"]
+OFFICIALS = [
+    "defence ministry",
+    "foreign ministry",
+    "joint staff",
+    "coast guard command",
+    "interior ministry",
+    "presidential office",
+    "regional bloc",
+    "United Nations mission",
+    "state news agency",
+    "army spokesperson",
+]
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+SECTIONS = [
+    "Summary",
+    "Background",
+    "What happened",
+    "Forces involved",
+    "Reactions",
+    "Assessment",
+    "Timeline",
+    "Casualties and damage",
+    "Diplomatic response",
+    "Outlook",
+    "Equipment",
+    "Sources",
+]
 
 _TEMPLATES = [
     "On {day} {month} {year} {force} of {c1} {verb} near {place}, according to the {official} of {c1}.",
@@ -102,9 +240,17 @@ def _sentence(rng: random.Random, ctx: dict) -> str:
     template = rng.choice(_TEMPLATES)
     values = dict(ctx)
     values.update(
-        place=rng.choice(PLACES), equip=rng.choice(EQUIPMENT), official=rng.choice(OFFICIALS),
-        force=rng.choice(FORCES), n=rng.randint(2, 40), h=rng.randint(2, 30), k=rng.randint(2, 300),
-        m=rng.randint(1, 60), money=rng.randint(1, 900), day2=rng.randint(1, 28), ord=rng.choice(_ORD),
+        place=rng.choice(PLACES),
+        equip=rng.choice(EQUIPMENT),
+        official=rng.choice(OFFICIALS),
+        force=rng.choice(FORCES),
+        n=rng.randint(2, 40),
+        h=rng.randint(2, 30),
+        k=rng.randint(2, 300),
+        m=rng.randint(1, 60),
+        money=rng.randint(1, 900),
+        day2=rng.randint(1, 28),
+        ord=rng.choice(_ORD),
         month2=rng.choice(MONTHS),
     )
     text = template.format(**values)
@@ -117,8 +263,15 @@ def briefing(rng: random.Random, serial: int) -> tuple[str, dict]:
     event, verb = rng.choice(EVENTS)
     year = rng.randint(2015, 2025)
     ctx = {
-        "c1": c1, "c2": c2, "c3": c3, "event": event, "verb": verb, "year": year, "year0": year - rng.randint(2, 8),
-        "month": rng.choice(MONTHS), "day": rng.randint(1, 28),
+        "c1": c1,
+        "c2": c2,
+        "c3": c3,
+        "event": event,
+        "verb": verb,
+        "year": year,
+        "year0": year - rng.randint(2, 8),
+        "month": rng.choice(MONTHS),
+        "day": rng.randint(1, 28),
     }
     region = rng.choice(REGIONS)
     title = f"{c1} {event} involving {c2} (briefing {serial:06d})"
@@ -128,7 +281,10 @@ def briefing(rng: random.Random, serial: int) -> tuple[str, dict]:
         parts.append(f"## {section}\n")
         if section == "Equipment" and rng.random() < 0.5:
             rows = ["| Country | Equipment | Number |", "|---|---|---|"]
-            rows += [f"| {rng.choice([c1, c2])} | {rng.choice(EQUIPMENT)} | {rng.randint(1, 60)} |" for _ in range(rng.randint(3, 8))]
+            rows += [
+                f"| {rng.choice([c1, c2])} | {rng.choice(EQUIPMENT)} | {rng.randint(1, 60)} |"
+                for _ in range(rng.randint(3, 8))
+            ]
             parts.append("\n".join(rows) + "\n")
             continue
         # ~100-190 cl100k tokens: one chunk per section at the default 200
@@ -302,7 +458,9 @@ def phase_serve(index_dir: str, backend: str, qs: list[dict], asks: int) -> dict
     retrieval = {}
     for name, fn in SEARCHES.items():
         retrieval[name] = _pct(timeit(lambda q: fn(index, q["question"], k, Filters()), qs))
-        retrieval[f"{name}+filters"] = _pct(timeit(lambda q: fn(index, q["question"], k, Filters.parse(q["filters"])), qs))
+        retrieval[f"{name}+filters"] = _pct(
+            timeit(lambda q: fn(index, q["question"], k, Filters.parse(q["filters"])), qs)
+        )
     mask = _pct(timeit(lambda q: index.catalog.chunk_ids(Filters.parse(q["filters"])), qs))
     ask_questions = qs[3 : 3 + asks]
     answers = []
@@ -333,16 +491,21 @@ def phase_serve(index_dir: str, backend: str, qs: list[dict], asks: int) -> dict
 def _child(phase: str, **kwargs) -> dict:
     """Run one phase in a fresh interpreter; its last stdout line is the JSON result."""
     code = f"import json,sys; from rag.bench import phase_{phase} as f; print(json.dumps(f(**json.loads(sys.argv[1]))))"
-    proc = subprocess.run(
-        [sys.executable, "-c", code, json.dumps(kwargs)], capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run([sys.executable, "-c", code, json.dumps(kwargs)], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"bench {phase} failed:\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def bench_size(
-    chunks: int, workdir: Path, backend: str, *, seed: int = 0, queries: int = 40, asks: int = 30, sample: int = 4000,
+    chunks: int,
+    workdir: Path,
+    backend: str,
+    *,
+    seed: int = 0,
+    queries: int = 40,
+    asks: int = 30,
+    sample: int = 4000,
     log=print,
 ) -> dict:
     archive, index_dir = workdir / f"archive-{chunks}", workdir / f"index-{chunks}"
@@ -352,13 +515,23 @@ def bench_size(
     made = generate(archive, chunks, seed=seed)
     log(f"[{chunks}] generated {made['files']} files / {made['chunks']} chunks in {time.perf_counter() - t0:.0f}s")
     qs = questions(made["facts"], queries + asks + 3, seed=seed + 1)
-    ing = _child("ingest", archive=str(archive), index_dir=str(index_dir), backend=backend,
-                 sample=min(sample, made["chunks"]), seed=seed)
-    log(f"[{chunks}] ingest {ing['ingest_chunks_per_s']}/s vs encoder {ing['encoder_chunks_per_s']}/s "
-        f"(ratio {ing['ingest_ratio']}) in {ing['ingest_s']}s")
+    ing = _child(
+        "ingest",
+        archive=str(archive),
+        index_dir=str(index_dir),
+        backend=backend,
+        sample=min(sample, made["chunks"]),
+        seed=seed,
+    )
+    log(
+        f"[{chunks}] ingest {ing['ingest_chunks_per_s']}/s vs encoder {ing['encoder_chunks_per_s']}/s "
+        f"(ratio {ing['ingest_ratio']}) in {ing['ingest_s']}s"
+    )
     srv = _child("serve", index_dir=str(index_dir), backend=backend, qs=qs[: max(queries, asks + 3)], asks=asks)
-    log(f"[{chunks}] hybrid+filters p50 {srv['retrieval_ms_by_method']['hybrid+filters']['p50']} ms, "
-        f"ask p50 {srv['ask_ms']['p50']} ms, start-up {srv['startup_to_first_answer_s']} s, peak RSS {srv['peak_rss_mb']} MB")
+    log(
+        f"[{chunks}] hybrid+filters p50 {srv['retrieval_ms_by_method']['hybrid+filters']['p50']} ms, "
+        f"ask p50 {srv['ask_ms']['p50']} ms, start-up {srv['startup_to_first_answer_s']} s, peak RSS {srv['peak_rss_mb']} MB"
+    )
     result = {
         "chunks": ing["chunks"],
         "files": made["files"],
@@ -374,7 +547,11 @@ def bench_size(
         "disk_mb": _disk_mb(index_dir, skip="models"),
         "model_disk_mb": _disk_mb(index_dir / "models") if (index_dir / "models").exists() else 0.0,
         **{k: v for k, v in ing.items() if k not in ("chunks", "files")},
-        **{k: v for k, v in srv.items() if k not in ("ask_ms", "peak_rss_mb", "index_load_s", "startup_to_first_answer_s")},
+        **{
+            k: v
+            for k, v in srv.items()
+            if k not in ("ask_ms", "peak_rss_mb", "index_load_s", "startup_to_first_answer_s")
+        },
         "cpus": os.cpu_count(),
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }
@@ -441,8 +618,17 @@ def plot(results: list[dict], path: Path) -> None:
 
 
 def run(
-    sizes: list[int], out: Path, backend: str, *, seed: int = 0, queries: int = 40, asks: int = 30,
-    sample: int = 4000, workdir: Path | None = None, keep: bool = False, log=print,
+    sizes: list[int],
+    out: Path,
+    backend: str,
+    *,
+    seed: int = 0,
+    queries: int = 40,
+    asks: int = 30,
+    sample: int = 4000,
+    workdir: Path | None = None,
+    keep: bool = False,
+    log=print,
 ) -> list[dict]:
     out.mkdir(parents=True, exist_ok=True)
     work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="rag-bench-"))
@@ -465,21 +651,28 @@ def run(
 
 # -- the command -------------------------------------------------------------------
 
-from typing import Annotated, Optional  # noqa: E402
+from typing import Annotated  # noqa: E402
 
 import typer  # noqa: E402
 
 
 def bench_command(
-    chunks: Annotated[Optional[list[int]], typer.Option("--chunks", help="Archive size in chunks (repeatable; default 1000, 10000, 100000)")] = None,
+    chunks: Annotated[
+        list[int] | None,
+        typer.Option("--chunks", help="Archive size in chunks (repeatable; default 1000, 10000, 100000)"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per size")] = False,
-    out: Annotated[Path, typer.Option("--out", help="Folder for bench.json, bench.md and bench.png")] = Path("bench-out"),
-    backend: Annotated[Optional[str], typer.Option("--backend", help="torch | onnx-int8 (default: RAG_EMBED_BACKEND)")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for bench.json, bench.md and bench.png")] = Path(
+        "bench-out"
+    ),
+    backend: Annotated[
+        str | None, typer.Option("--backend", help="torch | onnx-int8 (default: RAG_EMBED_BACKEND)")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic archive and questions")] = 0,
     queries: Annotated[int, typer.Option(help="Queries timed per retrieval method")] = 40,
     asks: Annotated[int, typer.Option(help="Questions timed through the full ask")] = 30,
     sample: Annotated[int, typer.Option(help="Chunks in the raw-encoder sample")] = 4000,
-    workdir: Annotated[Optional[Path], typer.Option(help="Where archives and indexes go (default: a temp folder)")] = None,
+    workdir: Annotated[Path | None, typer.Option(help="Where archives and indexes go (default: a temp folder)")] = None,
     keep: Annotated[bool, typer.Option(help="Keep the archives and indexes")] = False,
 ) -> None:
     """Benchmark ingest, retrieval, ask, start-up and memory on a synthetic archive."""
@@ -488,7 +681,9 @@ def bench_command(
     sizes = chunks or [1000, 10000, 100000]
     backend = backend or Settings.from_env().embed_backend
     log = (lambda m: print(m, file=sys.stderr, flush=True)) if as_json else (lambda m: print(m, flush=True))
-    results = run(sizes, out, backend, seed=seed, queries=queries, asks=asks, sample=sample, workdir=workdir, keep=keep, log=log)
+    results = run(
+        sizes, out, backend, seed=seed, queries=queries, asks=asks, sample=sample, workdir=workdir, keep=keep, log=log
+    )
     if as_json:
         for r in results:
             print(json.dumps(r))

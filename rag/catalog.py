@@ -84,7 +84,7 @@ class Filters:
     sources: tuple[str, ...] = ()
 
     @classmethod
-    def parse(cls, raw: "Filters | dict | None") -> "Filters":
+    def parse(cls, raw: Filters | dict | None) -> Filters:
         if raw is None or isinstance(raw, Filters):
             return raw or cls()
         unknown = set(raw) - {"region", "regions", "date_from", "date_to", "source", "sources"}
@@ -115,7 +115,7 @@ class Filters:
     def __bool__(self) -> bool:
         return bool(self.regions or self.date_from or self.date_to or self.sources)
 
-    def admits(self, docs: "DocColumns") -> np.ndarray:
+    def admits(self, docs: DocColumns) -> np.ndarray:
         """Which of ``docs`` pass, as a boolean array (the rule above, for all of them at once)."""
         keep = np.ones(len(docs.doc_ids), dtype=bool)
         if self.regions:
@@ -130,7 +130,9 @@ class Filters:
         if self.sources:
             suffixes = tuple("/" + s for s in self.sources)
             exact = set(self.sources)
-            keep &= np.fromiter((src in exact or src.endswith(suffixes) for src in docs.sources), bool, len(docs.sources))
+            keep &= np.fromiter(
+                (src in exact or src.endswith(suffixes) for src in docs.sources), bool, len(docs.sources)
+            )
         return keep
 
 
@@ -188,22 +190,34 @@ class Catalog:
 
     # -- documents ----------------------------------------------------------
     def document_by_source(self, source: str) -> DocInfo | None:
-        row = self._conn().execute(
-            "SELECT doc_id, source, sha256, title, date, region, n_chunks, ingested_at FROM documents WHERE source=?",
-            (source,),
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                "SELECT doc_id, source, sha256, title, date, region, n_chunks, ingested_at FROM documents WHERE source=?",
+                (source,),
+            )
+            .fetchone()
+        )
         return DocInfo(*row) if row else None
 
     def documents(self) -> list[DocInfo]:
-        rows = self._conn().execute(
-            "SELECT doc_id, source, sha256, title, date, region, n_chunks, ingested_at FROM documents ORDER BY date DESC, title"
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT doc_id, source, sha256, title, date, region, n_chunks, ingested_at FROM documents ORDER BY date DESC, title"
+            )
+            .fetchall()
+        )
         return [DocInfo(*r) for r in rows]
 
     def document(self, doc_id: str) -> Document | None:
-        row = self._conn().execute(
-            "SELECT doc_id, source, title, date, region, text, sha256 FROM documents WHERE doc_id=?", (doc_id,)
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                "SELECT doc_id, source, title, date, region, text, sha256 FROM documents WHERE doc_id=?", (doc_id,)
+            )
+            .fetchone()
+        )
         return Document(*row) if row else None
 
     def sections(self) -> dict[str, list[str]]:
@@ -235,7 +249,17 @@ class Catalog:
             conn.execute("DELETE FROM documents WHERE source=? OR doc_id=?", (doc.source, doc.doc_id))
             conn.execute(
                 "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
-                (doc.doc_id, doc.source, doc.sha256, doc.title, doc.date, doc.region, doc.text, len(chunks), time.time()),
+                (
+                    doc.doc_id,
+                    doc.source,
+                    doc.sha256,
+                    doc.title,
+                    doc.date,
+                    doc.region,
+                    doc.text,
+                    len(chunks),
+                    time.time(),
+                ),
             )
             conn.executemany(
                 "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?)",
@@ -282,7 +306,9 @@ class Catalog:
                 np.array([r[0] for r in rows], dtype=str),
                 [r[1] for r in rows],
                 np.array([r[2] or "" for r in rows], dtype=str),
-                np.array([-1 if r[3] is None else codes.setdefault(r[3].lower(), len(codes)) for r in rows], dtype=np.int32),
+                np.array(
+                    [-1 if r[3] is None else codes.setdefault(r[3].lower(), len(codes)) for r in rows], dtype=np.int32
+                ),
                 codes,
             )
             self._columns = columns
@@ -308,7 +334,9 @@ class Catalog:
         return [Chunk(*r) for r in rows]
 
     def all_chunks_of(self, doc_id: str) -> list[Chunk]:
-        rows = self._conn().execute(f"SELECT {self._CHUNK_COLS} FROM chunks c WHERE c.doc_id=? ORDER BY c.ord", (doc_id,))
+        rows = self._conn().execute(
+            f"SELECT {self._CHUNK_COLS} FROM chunks c WHERE c.doc_id=? ORDER BY c.ord", (doc_id,)
+        )
         return [Chunk(*r) for r in rows]
 
     def chunks_with_docs(self, chunk_ids: Iterable[str]) -> dict[str, tuple[Chunk, DocInfo]]:

@@ -35,10 +35,76 @@ _KEY_VALUE = re.compile(r"^[^:]{1,40}:(?:\s|$)")
 # that end phrasal verbs in headlines ("Spills Over", "Talks Break Down",
 # "Fighting Spills Across") are not among them.
 _OPEN_ENDS = frozenset(
-    "a an the of and or but nor to at by for from with into onto upon than as that which who whom whose its "
-    "their his her our my your this these those is are was were be been being has have had will would can could "
-    "should may might must shall include includes including included such following follows below per via "
-    "versus vs during towards toward".split()
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "and",
+        "or",
+        "but",
+        "nor",
+        "to",
+        "at",
+        "by",
+        "for",
+        "from",
+        "with",
+        "into",
+        "onto",
+        "upon",
+        "than",
+        "as",
+        "that",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "its",
+        "their",
+        "his",
+        "her",
+        "our",
+        "my",
+        "your",
+        "this",
+        "these",
+        "those",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "has",
+        "have",
+        "had",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+        "may",
+        "might",
+        "must",
+        "shall",
+        "include",
+        "includes",
+        "including",
+        "included",
+        "such",
+        "following",
+        "follows",
+        "below",
+        "per",
+        "via",
+        "versus",
+        "vs",
+        "during",
+        "towards",
+        "toward",
+    ]
 )
 _SALUTATION = re.compile(
     r"^(?:hi|hello|hey|dear|greetings|thanks|thank you|many thanks|regards|best|best regards|kind regards|"
@@ -360,7 +426,10 @@ def chunk_document(doc: Document, settings: Settings) -> list[Chunk]:
         # The heading path starts with the title when the document has an H1.
         context = block.heading if block.heading.startswith(doc.title) else f"{doc.title} > {block.heading}"
         if block.kind == "table":
-            pieces = [(a, b, f"{context}\n{h}" if h else context) for a, b, h in _table_pieces(doc.text, block, settings.chunk_tokens)]
+            pieces = [
+                (a, b, f"{context}\n{h}" if h else context)
+                for a, b, h in _table_pieces(doc.text, block, settings.chunk_tokens)
+            ]
         else:
             segment = doc.text[block.start : block.end]
             pieces, cursor = [], 0

@@ -6,7 +6,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -19,7 +19,7 @@ app = typer.Typer(help="Offline question answering over security briefings, ever
 console = Console()
 err = Console(stderr=True)
 
-IndexOpt = Annotated[Optional[str], typer.Option("--index", help="Index folder (default: RAG_INDEX_DIR or ./.rag-index)")]
+IndexOpt = Annotated[str | None, typer.Option("--index", help="Index folder (default: RAG_INDEX_DIR or ./.rag-index)")]
 
 
 def settings_for(index: str | None) -> Settings:
@@ -57,8 +57,13 @@ def ingest(
 
     settings = settings_for(index)
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err, transient=True, disable=as_json,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=as_json,
     ) as bar:
         task = bar.add_task("ingesting", total=None)
 
@@ -87,7 +92,9 @@ def print_answer(answer: rag.Answer) -> None:
     if answer.closest:
         console.print("[yellow]closest evidence[/] (does not answer the question):")
     for c in answer.closest:
-        console.print(f"  [dim]·[/] {c.title} · {c.source}:{c.start}-{c.end}\n    “{c.quote}”", style="dim", highlight=False)
+        console.print(
+            f"  [dim]·[/] {c.title} · {c.source}:{c.start}-{c.end}\n    “{c.quote}”", style="dim", highlight=False
+        )
 
 
 def read_history(path: Path) -> list[dict]:
@@ -109,13 +116,13 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question")],
     index: IndexOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print Answer.to_dict() as JSON")] = False,
-    k: Annotated[Optional[int], typer.Option(help="Passages to retrieve")] = None,
-    region: Annotated[Optional[list[str]], typer.Option(help="Only briefings of this region (repeatable)")] = None,
-    date_from: Annotated[Optional[str], typer.Option(help="Only briefings dated on or after YYYY-MM-DD")] = None,
-    date_to: Annotated[Optional[str], typer.Option(help="Only briefings dated on or before YYYY-MM-DD")] = None,
-    source: Annotated[Optional[list[str]], typer.Option(help="Only this file (name or path; repeatable)")] = None,
+    k: Annotated[int | None, typer.Option(help="Passages to retrieve")] = None,
+    region: Annotated[list[str] | None, typer.Option(help="Only briefings of this region (repeatable)")] = None,
+    date_from: Annotated[str | None, typer.Option(help="Only briefings dated on or after YYYY-MM-DD")] = None,
+    date_to: Annotated[str | None, typer.Option(help="Only briefings dated on or before YYYY-MM-DD")] = None,
+    source: Annotated[list[str] | None, typer.Option(help="Only this file (name or path; repeatable)")] = None,
     history: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(help='Earlier turns, a JSON file: [{"role": "user"|"assistant", "content": "..."}, ...]'),
     ] = None,
 ) -> None:
@@ -150,7 +157,9 @@ def docs(index: IndexOpt = None, as_json: Annotated[bool, typer.Option("--json")
         ingested = datetime.fromtimestamp(d.ingested_at).strftime("%Y-%m-%d %H:%M")
         # The heading path's last part, without the title repeated before each section.
         heads = [h.rsplit(" > ", 1)[-1] for h in sections.get(d.doc_id, []) if h != d.title]
-        table.add_row(d.title, d.date or "", d.region or "", "\n".join(heads), str(d.n_chunks), ingested, Path(d.source).name)
+        table.add_row(
+            d.title, d.date or "", d.region or "", "\n".join(heads), str(d.n_chunks), ingested, Path(d.source).name
+        )
     console.print(table)
 
 
@@ -181,10 +190,14 @@ app.command("eval")(eval_command)
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on; a non-loopback one needs logins (RAG_UI_USERS)")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Interface to listen on; a non-loopback one needs logins (RAG_UI_USERS)")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 7860,
     index: IndexOpt = None,
-    no_auth: Annotated[bool, typer.Option("--no-auth", help="Serve a non-loopback host without a login (warns)")] = False,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="Serve a non-loopback host without a login (warns)")
+    ] = False,
 ) -> None:
     """Serve the chat (Gradio) at http://HOST:PORT; logins from RAG_UI_USERS (rag users add) or RAG_UI_AUTH."""
     settings = settings_for(index)
@@ -199,7 +212,7 @@ def serve(
 
 users_app = typer.Typer(help="Chat logins: readers ask, editors also change the library.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
-UsersFileOpt = Annotated[Optional[Path], typer.Option("--file", help="Users file (default: RAG_UI_USERS)")]
+UsersFileOpt = Annotated[Path | None, typer.Option("--file", help="Users file (default: RAG_UI_USERS)")]
 
 
 def _users_file(file: Path | None) -> Path:
@@ -217,14 +230,19 @@ def users_add(
     name: Annotated[str, typer.Argument(help="Login name")],
     role: Annotated[str, typer.Option(help="reader (asks) or editor (also uploads, deletes, re-indexes)")] = "reader",
     file: UsersFileOpt = None,
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input")
+    ] = False,
 ) -> None:
     """Add a login, or replace its password and role; only a scrypt hash is stored."""
     from rag.users import add_user
 
     path = _users_file(file)
-    password = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt(
-        f"password for {name}", hide_input=True, confirmation_prompt=True)
+    password = (
+        sys.stdin.readline().rstrip("\n")
+        if password_stdin
+        else typer.prompt(f"password for {name}", hide_input=True, confirmation_prompt=True)
+    )
     try:
         replaced = add_user(path, name, role, password)
     except ValueError as exc:

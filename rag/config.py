@@ -59,7 +59,9 @@ class Settings:
     refuse_below: float = 0.33
     # The answerability reader (rag/answering/readers): "minilm" (shipped) or "none".
     reader: str = "minilm"
-    reader_weights: str = ""  # a .safetensors from `rag train-reader --ship-to` (its .json beside it); empty: the shipped one
+    reader_weights: str = (
+        ""  # a .safetensors from `rag train-reader --ship-to` (its .json beside it); empty: the shipped one
+    )
     # The reader scores the best ``read_units`` candidates and adds ``reader_weight`` x
     # its probability to their score. Ranking with it (12 units, weight 0.5) measured
     # SQuAD 2.0 answerable correct 0.798 -> 0.822 but refused fewer near misses there
@@ -92,7 +94,7 @@ class Settings:
     feedback_path: str = ""
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> "Settings":
+    def from_env(cls, **overrides: Any) -> Settings:
         """Defaults, then ``RAG_<FIELD>`` variables, then explicit overrides."""
         values: dict[str, Any] = {}
         for f in fields(cls):
@@ -110,7 +112,7 @@ class Settings:
             settings = replace(settings, index_dir=_default_index_dir())
         return settings
 
-    def with_(self, **changes: Any) -> "Settings":
+    def with_(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     @property

@@ -36,21 +36,105 @@ from dataclasses import dataclass
 _WH = {"who", "whom", "whose", "what", "when", "where", "which", "why", "how"}
 _QUANTITY = {"many", "much", "long", "far", "large", "big", "often", "old", "soon", "badly", "severe"}
 _AUX = {
-    "did", "does", "do", "was", "were", "is", "are", "has", "have", "had", "will", "would", "can", "could",
-    "should", "may", "might", "been", "be", "being",
+    "did",
+    "does",
+    "do",
+    "was",
+    "were",
+    "is",
+    "are",
+    "has",
+    "have",
+    "had",
+    "will",
+    "would",
+    "can",
+    "could",
+    "should",
+    "may",
+    "might",
+    "been",
+    "be",
+    "being",
 }
 _DETERMINERS = {"the", "a", "an", "this", "that", "these", "those", "its", "their", "his", "her"}
 _PREPOSITIONS = {
-    "in", "on", "at", "over", "near", "off", "across", "along", "into", "between", "during", "from", "to", "around",
-    "through", "against", "with", "by", "of", "for", "after", "before", "inside", "outside", "under", "above",
+    "in",
+    "on",
+    "at",
+    "over",
+    "near",
+    "off",
+    "across",
+    "along",
+    "into",
+    "between",
+    "during",
+    "from",
+    "to",
+    "around",
+    "through",
+    "against",
+    "with",
+    "by",
+    "of",
+    "for",
+    "after",
+    "before",
+    "inside",
+    "outside",
+    "under",
+    "above",
 }
-_OPENERS = re.compile(r"^\s*(?:and\s+)?(?:also\s+)?(?:what|how)\s+about\s+|^\s*and\s+(?:also\s+)?|^\s*also\s+|^\s*then\s+", re.I)
-_PRONOUNS = {"it", "its", "they", "them", "their", "there", "he", "she", "him", "his", "her", "this", "that", "those", "these"}
+_OPENERS = re.compile(
+    r"^\s*(?:and\s+)?(?:also\s+)?(?:what|how)\s+about\s+|^\s*and\s+(?:also\s+)?|^\s*also\s+|^\s*then\s+", re.I
+)
+_PRONOUNS = {
+    "it",
+    "its",
+    "they",
+    "them",
+    "their",
+    "there",
+    "he",
+    "she",
+    "him",
+    "his",
+    "her",
+    "this",
+    "that",
+    "those",
+    "these",
+}
 _MONTHS = {
-    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
     "december",
 }
-_ADVERBS = {"still", "also", "really", "now", "then", "ever", "only", "actually", "true", "right", "correct", "accurate", "all"}
+_ADVERBS = {
+    "still",
+    "also",
+    "really",
+    "now",
+    "then",
+    "ever",
+    "only",
+    "actually",
+    "true",
+    "right",
+    "correct",
+    "accurate",
+    "all",
+}
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-.]*[A-Za-z0-9]|[A-Za-z0-9]|[^\sA-Za-z0-9]")
 
 
@@ -313,7 +397,7 @@ def _person(text: str) -> str:
 
 
 def _complete_fragment(fragment: list[str], previous: str) -> list[str]:
-    """"the Chinese one" after "How many Indians were hurt in ...?" -> "How many Chinese were hurt in ...?";
+    """ "the Chinese one" after "How many Indians were hurt in ...?" -> "How many Chinese were hurt in ...?";
     "the patrol in the Fram Strait" after "Which ships took part in VARTIO 25?" -> "Which ships took part
     in the patrol in the Fram Strait?"."""
     frag = [t for t in fragment if t not in "?.!"]

@@ -8,8 +8,8 @@ still runs, so the extractive answer is always at hand as the fallback.
 
 from __future__ import annotations
 
-import re
 import queue
+import re
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -122,10 +122,15 @@ class Engine:
         # The rewritten question decides what is asked (its cues, terms and names):
         # for a follow-up it is the current turn with its references resolved.
         ranked = answering.score_evidence(
-            state["focus"], state["candidates"], self.index.embedder, doc_texts=doc_texts,
+            state["focus"],
+            state["candidates"],
+            self.index.embedder,
+            doc_texts=doc_texts,
             embed_units=self.settings.embed_units,
         )
-        state["selection"] = answering.select(state["focus"], ranked, self.settings, reader=self.reader, doc_texts=doc_texts)
+        state["selection"] = answering.select(
+            state["focus"], ranked, self.settings, reader=self.reader, doc_texts=doc_texts
+        )
         return state
 
     @cached_property
@@ -144,7 +149,9 @@ class Engine:
         from .llm import LLMError, generative
 
         try:
-            answer = generative.compose(state["query"], state["passages"], self.llm, extractive_answer, state["on_delta"], selection)
+            answer = generative.compose(
+                state["query"], state["passages"], self.llm, extractive_answer, state["on_delta"], selection
+            )
             answer.question = state["question"]
             answer.confidence = selection.confidence
         except LLMError as exc:
@@ -235,7 +242,11 @@ class Engine:
         def run() -> None:
             try:
                 result["answer"] = self.ask(
-                    question, history=history, filters=filters, k=k, method=method,
+                    question,
+                    history=history,
+                    filters=filters,
+                    k=k,
+                    method=method,
                     on_delta=lambda text: pieces.put(text),
                 )
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread

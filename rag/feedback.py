@@ -21,7 +21,7 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -63,7 +63,10 @@ def record_feedback(settings: Any, rating: str, answer: dict, extra: dict | None
         "refused": answer.get("refused", False),
         "backend": answer.get("backend", ""),
         "citations": [
-            {k: c.get(k) for k in ("n", "source", "title", "date", "region", "quote", "start", "end", "doc_id", "chunk_id")}
+            {
+                k: c.get(k)
+                for k in ("n", "source", "title", "date", "region", "quote", "start", "end", "doc_id", "chunk_id")
+            }
             for c in answer.get("citations") or []
         ],
         "retrieved": [p.get("chunk_id") for p in answer.get("passages") or []],
@@ -98,7 +101,9 @@ def read_feedback(path: Path) -> list[dict]:
         if not isinstance(record, dict):
             raise FeedbackError(f"{path}:{n}: expected a JSON object, got {type(record).__name__}")
         if record.get("rating") not in ("up", "down"):
-            raise FeedbackError(f"{path}:{n}: field 'rating' must be \"up\" or \"down\", got {json.dumps(record.get('rating'))}")
+            raise FeedbackError(
+                f"{path}:{n}: field 'rating' must be \"up\" or \"down\", got {json.dumps(record.get('rating'))}"
+            )
         question = record.get("standalone_question") or record.get("question")
         if not isinstance(question, str) or not question.strip():
             raise FeedbackError(f"{path}:{n}: field 'question' is missing or empty")
@@ -204,8 +209,12 @@ feedback_app = typer.Typer(help="The chat's thumbs-up/down feedback file.", no_a
 
 @feedback_app.command("export")
 def export_command(
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write the draft question file here (default: stdout)")] = None,
-    index: Annotated[Optional[str], typer.Option("--index", help="Index folder (default: RAG_INDEX_DIR or ./.rag-index)")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the draft question file here (default: stdout)")
+    ] = None,
+    index: Annotated[
+        str | None, typer.Option("--index", help="Index folder (default: RAG_INDEX_DIR or ./.rag-index)")
+    ] = None,
 ) -> None:
     """Turn feedback.jsonl into draft evaluation questions (JSON Lines, each needs_review: true)."""
     from .config import Settings

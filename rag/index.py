@@ -40,7 +40,11 @@ class CheckReport:
     @property
     def ok(self) -> bool:
         return not (
-            self.orphan_vectors or self.missing_vectors or self.bad_offsets or self.bm25_mismatch or self.interrupted_ingest
+            self.orphan_vectors
+            or self.missing_vectors
+            or self.bad_offsets
+            or self.bm25_mismatch
+            or self.interrupted_ingest
         )
 
 

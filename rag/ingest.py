@@ -115,7 +115,9 @@ def _read(path: Path, index: Index, max_bytes: float, seen_docs: dict[str, str])
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):  # a pipe would block the reader forever, a device never ends
-            raise LoadError(f"{path.name}: not a regular file (a pipe, device or socket); copy the briefing into a file")
+            raise LoadError(
+                f"{path.name}: not a regular file (a pipe, device or socket); copy the briefing into a file"
+            )
         if info.st_size > max_bytes:
             raise LoadError(
                 f"{path.name}: {info.st_size / 2**20:.0f} MB is over the "
@@ -133,13 +135,20 @@ def _read(path: Path, index: Index, max_bytes: float, seen_docs: dict[str, str])
         return FileResult(doc.source, "unchanged", chunks=previous.n_chunks)
     twin = seen_docs.get(doc.doc_id) or _indexed_twin(index, doc)
     if twin:
-        return FileResult(doc.source, "failed", f"{path.name}: same text as {Path(twin).name}, already indexed; skipped")
+        return FileResult(
+            doc.source, "failed", f"{path.name}: same text as {Path(twin).name}, already indexed; skipped"
+        )
     seen_docs[doc.doc_id] = doc.source
     return _Pending(path, doc, chunk_document(doc, index.settings), "updated" if previous else "added")
 
 
 def _pipeline(
-    files: list[Path], index: Index, report: IngestReport, max_bytes: float, progress: Progress | None, batch_chunks: int
+    files: list[Path],
+    index: Index,
+    report: IngestReport,
+    max_bytes: float,
+    progress: Progress | None,
+    batch_chunks: int,
 ) -> None:
     stop = threading.Event()
     errors: list[BaseException] = []
@@ -187,8 +196,10 @@ def _pipeline(
                 errors.append(exc)
                 stop.set()
 
-    threads = [threading.Thread(target=reader, name="ingest-reader", daemon=True),
-               threading.Thread(target=writer, name="ingest-writer", daemon=True)]
+    threads = [
+        threading.Thread(target=reader, name="ingest-reader", daemon=True),
+        threading.Thread(target=writer, name="ingest-writer", daemon=True),
+    ]
     for t in threads:
         t.start()
     pending: list[_Pending] = []

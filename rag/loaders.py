@@ -94,9 +94,7 @@ _REGION_PLACES = {
     "Uruguay, Paraguay, Brazil, Cuba, Dominican Republic, Haiti, Dominica, Trinidad and Tobago, Barbados",
     "Arctic": "Longyearbyen, Nuuk, Murmansk, Tromso, Tromsø, Svalbard, Greenland",
 }
-_PLACES = {
-    name.strip().lower(): region for region, names in _REGION_PLACES.items() for name in names.split(",")
-}
+_PLACES = {name.strip().lower(): region for region, names in _REGION_PLACES.items() for name in names.split(",")}
 
 
 def parse_date(raw: str) -> str | None:
@@ -336,7 +334,9 @@ def _check_docx_sizes(zf, path: Path) -> None:
     then by the bytes the parts really unpack to (read in pieces, never more than the limit)."""
     infos = zf.infolist()
     if len(infos) > MAX_DOCX_PARTS:
-        raise LoadError(f"{path.name}: the .docx holds {len(infos):,} parts, over the limit of {MAX_DOCX_PARTS:,}; refused")
+        raise LoadError(
+            f"{path.name}: the .docx holds {len(infos):,} parts, over the limit of {MAX_DOCX_PARTS:,}; refused"
+        )
     limit_mb = MAX_DOCX_UNPACKED // 2**20
     declared = sum(i.file_size for i in infos)
     if declared > MAX_DOCX_UNPACKED:

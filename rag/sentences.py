@@ -110,9 +110,12 @@ def units_of(text: str, base: int = 0, header: tuple[str, ...] = ()) -> list[Uni
             starts_table = i == 0 or not _TABLE_LINE.match(lines[i - 1].rstrip("\n"))
             if _TABLE_RULE.match(bare):
                 pass
-            elif _TABLE_RULE.match(nxt):
-                current_header = tuple(split_row(bare))
-            elif starts_table and not (i == 0 and header) and _headerless_first_row(_table_rows(lines, i)):
+            elif (
+                _TABLE_RULE.match(nxt)
+                or starts_table
+                and not (i == 0 and header)
+                and _headerless_first_row(_table_rows(lines, i))
+            ):
                 current_header = tuple(split_row(bare))
             else:
                 unit = _trimmed(text, pos, pos + len(bare), base, "row", current_header)

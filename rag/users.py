@@ -46,8 +46,9 @@ def verify_password(password: str, stored: str) -> bool:
         if kind != "scrypt":
             return False
         expected = _unb64(digest)
-        got = hashlib.scrypt(password.encode(), salt=_unb64(salt), n=int(n), r=int(r), p=int(p),
-                             dklen=len(expected), maxmem=2**26)
+        got = hashlib.scrypt(
+            password.encode(), salt=_unb64(salt), n=int(n), r=int(r), p=int(p), dklen=len(expected), maxmem=2**26
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got, expected)
@@ -91,7 +92,7 @@ class Users:
         return ok and user is not None
 
     @classmethod
-    def from_settings(cls, users_file: str, single: str) -> "Users":
+    def from_settings(cls, users_file: str, single: str) -> Users:
         """The users file (``RAG_UI_USERS``) plus the one ``user:password`` of ``RAG_UI_AUTH``, an editor."""
         users = read_users(Path(users_file).expanduser()) if users_file else {}
         if single:
@@ -115,7 +116,12 @@ def read_users(path: Path) -> dict[str, User]:
         if not line or line.startswith("#"):
             continue
         parts = line.split(":")
-        if len(parts) != 3 or not _NAME.fullmatch(parts[0]) or parts[1] not in ROLES or not parts[2].startswith("scrypt$"):
+        if (
+            len(parts) != 3
+            or not _NAME.fullmatch(parts[0])
+            or parts[1] not in ROLES
+            or not parts[2].startswith("scrypt$")
+        ):
             raise ValueError(f"{path} line {number}: expected name:role:scrypt-hash with role reader or editor")
         users[parts[0]] = User(*parts)
     return users

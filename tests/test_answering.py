@@ -52,8 +52,10 @@ def test_shipped_reader_loads_and_reads() -> None:
     reader = MiniLMReader(WEIGHTS, META)
     p = reader.probabilities(
         "When did the coast guard fire water cannon at the resupply boat?",
-        ["Shoal standoff > Incident. The coast guard fired water cannon at the resupply boat on 5 August.",
-         "Shoal standoff > Reactions. Manila summoned the ambassador and lodged a protest."],
+        [
+            "Shoal standoff > Incident. The coast guard fired water cannon at the resupply boat on 5 August.",
+            "Shoal standoff > Reactions. Manila summoned the ambassador and lodged a protest.",
+        ],
     )
     assert p[0] > p[1], p
 

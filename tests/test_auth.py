@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
+from gradio_client import Client, handle_file
 from typer.testing import CliRunner
 
-import rag  # noqa: F401  (before gradio: offline settings)
-from rag.llm.server import free_port
-from gradio_client import Client, handle_file
+import rag
 from rag.cli import app
+from rag.llm.server import free_port
 from rag.users import Users, add_user, hash_password, read_users, verify_password
 from ui.app import EDITORS_ONLY, ChatApp, check_exposure, start
 from ui.paths import display_names, public_answer, scrub
@@ -57,12 +57,18 @@ def test_users_file_errors_name_the_file_and_line(tmp_path: Path) -> None:
 def test_cli_users_add_list_remove(tmp_path: Path) -> None:
     path = tmp_path / "users"
     runner = CliRunner()
-    added = runner.invoke(app, ["users", "add", "ana", "--role", "editor", "--file", str(path), "--password-stdin"],
-                          input="correct horse\n")
+    added = runner.invoke(
+        app,
+        ["users", "add", "ana", "--role", "editor", "--file", str(path), "--password-stdin"],
+        input="correct horse\n",
+    )
     assert added.exit_code == 0, added.output
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, "the users file is private"
     assert "correct horse" not in path.read_text()
-    assert runner.invoke(app, ["users", "add", "bob", "--file", str(path), "--password-stdin"], input="pw2\n").exit_code == 0
+    assert (
+        runner.invoke(app, ["users", "add", "bob", "--file", str(path), "--password-stdin"], input="pw2\n").exit_code
+        == 0
+    )
     users = Users.from_settings(str(path), "")
     assert users.check("ana", "correct horse") and users.role("ana") == "editor" and users.role("bob") == "reader"
     assert not users.check("ana", "wrong") and not users.check("nobody", "correct horse")
@@ -100,11 +106,16 @@ def test_rag_serve_refuses_a_network_host_without_login(monkeypatch: pytest.Monk
 
 def test_display_names_are_unique_tails_and_scrub_removes_paths() -> None:
     names = display_names(["/srv/a/report.md", "/srv/b/report.md", "/srv/a/other.md"])
-    assert names == {"/srv/a/report.md": "a/report.md", "/srv/b/report.md": "b/report.md", "/srv/a/other.md": "other.md"}
+    assert names == {
+        "/srv/a/report.md": "a/report.md",
+        "/srv/b/report.md": "b/report.md",
+        "/srv/a/other.md": "other.md",
+    }
     data = public_answer({"citations": [{"source": "/srv/a/report.md"}], "passages": [{"source": "/gone/x.md"}]}, names)
     assert data["citations"][0]["source"] == "a/report.md" and data["passages"][0]["source"] == "x.md"
     assert scrub("x.md: could not be read (PermissionError: [Errno 13] Permission denied: '/srv/a/x.md')") == (
-        "x.md: could not be read (PermissionError: [Errno 13] Permission denied: 'x.md')")
+        "x.md: could not be read (PermissionError: [Errno 13] Permission denied: 'x.md')"
+    )
 
 
 # -- a real server with logins on ----------------------------------------------------------
@@ -119,8 +130,9 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     users = base / "users"
     add_user(users, *READER[:1], "reader", READER[1])
     add_user(users, *EDITOR[:1], "editor", EDITOR[1])
-    settings = rag.Settings.from_env(index_dir=str(base / "index"), ui_users=str(users), ui_auth="",
-                                     feedback_path=str(base / "feedback.jsonl"))
+    settings = rag.Settings.from_env(
+        index_dir=str(base / "index"), ui_users=str(users), ui_auth="", feedback_path=str(base / "feedback.jsonl")
+    )
     assert rag.get_engine(settings).ingest([str(docs)]).ok
     port = free_port()
     demo = start(settings, host="127.0.0.1", port=port, block=False, quiet=True, warm=False)
@@ -176,7 +188,9 @@ def test_reader_asks_but_cannot_change_the_library(server, tmp_path: Path) -> No
 def test_editor_can_change_the_library(server, tmp_path: Path) -> None:
     client = _client(server, EDITOR)
     extra = tmp_path / "cutter.md"
-    extra.write_text("# Cutter tows barge\n\nDate: 2024-05-02\n\nA coastguard cutter towed a drifting grain barge into Port Talbot.\n")
+    extra.write_text(
+        "# Cutter tows barge\n\nDate: 2024-05-02\n\nA coastguard cutter towed a drifting grain barge into Port Talbot.\n"
+    )
     message = client.predict([handle_file(str(extra))], api_name="/upload")[0]
     assert "1 added" in message, message
     doc = next(d for d in rag.get_engine(server["settings"]).index.documents() if d.title == "Cutter tows barge")
@@ -240,7 +254,9 @@ def test_errors_reach_the_browser_without_paths_or_traces(server, monkeypatch: p
     monkeypatch.setattr(ui.app, "stream_answer", broken)
     *_, (_, messages, _, _) = chat.respond("Who joined the patrol?", [], None, [], "", "", [])
     shown = messages[-1]["content"]
-    assert "went wrong" in shown and str(server["base"]) not in shown and "Errno" not in shown and "Traceback" not in shown
+    assert (
+        "went wrong" in shown and str(server["base"]) not in shown and "Errno" not in shown and "Traceback" not in shown
+    )
 
     def refused(*args, **kwargs):  # our own ValueError naming a file: kept, with the path cut to its name
         raise ValueError(f"filter sources={server['base']}/x.md matches nothing")

@@ -26,8 +26,23 @@ def test_the_archive_is_deterministic(tmp_path: Path):
 def test_bench_json_table_and_plot(tmp_path: Path):
     out = tmp_path / "out"
     cmd = [
-        str(Path(sys.executable).with_name("rag")), "bench", "--chunks", "150", "--json", "--out", str(out),
-        "--backend", "onnx-int8", "--queries", "5", "--asks", "3", "--sample", "60", "--workdir", str(tmp_path / "work"),
+        str(Path(sys.executable).with_name("rag")),
+        "bench",
+        "--chunks",
+        "150",
+        "--json",
+        "--out",
+        str(out),
+        "--backend",
+        "onnx-int8",
+        "--queries",
+        "5",
+        "--asks",
+        "3",
+        "--sample",
+        "60",
+        "--workdir",
+        str(tmp_path / "work"),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import rag
-from rag.embedders import get_embedder
-from rag.embedders import onnx_int8
+from rag.embedders import get_embedder, onnx_int8
 from rag.index import Index
 
 from .conftest import CORPUS

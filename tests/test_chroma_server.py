@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 import rag
-from rag.llm.server import free_port
 from rag.engine import Engine
+from rag.llm.server import free_port
 
 from .conftest import CORPUS, PATROL
 
@@ -50,7 +50,9 @@ class ChromaServer:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [str(CHROMA), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT, env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

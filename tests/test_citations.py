@@ -23,7 +23,9 @@ from tests.test_llm import passage, scripted_engine
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "briefings"
 QUESTION = "How long did the China-Russia joint air patrol last?"
-GOOD = "China and Russia conducted a joint air patrol over the East China Sea and the western Pacific on 29 November 2024."
+GOOD = (
+    "China and Russia conducted a joint air patrol over the East China Sea and the western Pacific on 29 November 2024."
+)
 BAD = "The whole mission lasted about eight hours."  # its document text is corrupted below
 _MARK = re.compile(r"\[(\d+)\]")
 
@@ -57,15 +59,31 @@ def catalog(tmp_path: Path) -> Catalog:
 
 
 def _cite(n: int, quote: str, start: int) -> Citation:
-    return Citation(n=n, source="/b/a.md", title="A", date=None, region=None, passage="", quote=quote,
-                    start=start, end=start + len(quote), score=1.0, doc_id="d1")
+    return Citation(
+        n=n,
+        source="/b/a.md",
+        title="A",
+        date=None,
+        region=None,
+        passage="",
+        quote=quote,
+        start=start,
+        end=start + len(quote),
+        score=1.0,
+        doc_id="d1",
+    )
 
 
 def test_verify_removes_the_sentence_of_a_failed_citation_and_renumbers(catalog: Catalog) -> None:
     answer = Answer(
-        question="q", refused=False,
+        question="q",
+        refused=False,
         text="Alpha flew north. [1] Bravo sailed west. [2] Charlie stayed home. [3]",
-        citations=[_cite(1, "Alpha flew north.", 0), _cite(2, "Bravo sailed west.", 18), _cite(3, "Charlie stayed home.", 38)],
+        citations=[
+            _cite(1, "Alpha flew north.", 0),
+            _cite(2, "Bravo sailed west.", 18),
+            _cite(3, "Charlie stayed home.", 38),
+        ],
     )
     out = verify(answer, catalog)
     assert out.text == "Alpha flew north. [1] Charlie stayed home. [2]"
@@ -76,7 +94,8 @@ def test_verify_removes_the_sentence_of_a_failed_citation_and_renumbers(catalog:
 
 def test_verify_keeps_a_sentence_that_still_has_one_valid_marker(catalog: Catalog) -> None:
     answer = Answer(
-        question="q", refused=False,
+        question="q",
+        refused=False,
         text="Alpha flew north and Bravo sailed. [1] [2] Bravo sailed west. [1]",
         citations=[_cite(1, "Bravo sailed west.", 18), _cite(2, "Alpha flew north.", 0)],
     )
@@ -87,7 +106,9 @@ def test_verify_keeps_a_sentence_that_still_has_one_valid_marker(catalog: Catalo
 
 
 def test_verify_with_every_citation_failing_leaves_nothing_cited(catalog: Catalog) -> None:
-    answer = Answer(question="q", refused=False, text="Bravo sailed west. [1]", citations=[_cite(1, "Bravo sailed west.", 18)])
+    answer = Answer(
+        question="q", refused=False, text="Bravo sailed west. [1]", citations=[_cite(1, "Bravo sailed west.", 18)]
+    )
     out = verify(answer, catalog)
     assert out.text == "" and out.citations == []
 
@@ -172,13 +193,18 @@ def test_extractive_answer_quoting_a_bracketed_number_has_no_stray_marker(tmp_pa
     (folder / "convoy.md").write_text(FOOTNOTED)
     settings = rag.Settings.from_env(index_dir=str(tmp_path / "index"))
     assert rag.ingest([str(folder)], settings=settings).ok
-    answer = rag.ask("How many supply trucks crossed the border at Tamu?", settings=settings.with_(refuse_below=-1.0, min_confidence=0.0))
+    answer = rag.ask(
+        "How many supply trucks crossed the border at Tamu?",
+        settings=settings.with_(refuse_below=-1.0, min_confidence=0.0),
+    )
     assert not answer.refused and "at Tamu on 1 May 2024." in answer.text, answer.text
     assert_markers_match(answer)
     assert any("[2]" in c.quote for c in answer.citations)  # the quote stays verbatim
 
 
 def test_generative_bracketed_year_is_not_left_as_a_marker() -> None:
-    out = generative.enforce("China and Russia conducted a joint air patrol over the East China Sea on 29 November [2024] [1].", [passage()])
+    out = generative.enforce(
+        "China and Russia conducted a joint air patrol over the East China Sea on 29 November [2024] [1].", [passage()]
+    )
     assert out.text == "China and Russia conducted a joint air patrol over the East China Sea on 29 November 2024. [1]"
     assert_markers_match(Answer(question="q", text=out.text, refused=False, citations=out.citations))

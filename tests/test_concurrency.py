@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 import pytest
+from gradio_client import Client, handle_file
 
 import rag
 from rag.llm.server import free_port
-from gradio_client import Client, handle_file
 from ui import app as ui_app
 
 from .fixtures.hardening import CORPUS, ROOT
@@ -174,7 +174,9 @@ def test_twenty_clients_ask_while_an_upload_ingests(tmp_path: Path, capsys: pyte
         # The point of the test: answers were being served while the upload ingested,
         # on the client's clock and on the server's (a swap happened mid-answer).
         assert during_upload[0] > 0, f"no answer overlapped the upload {upload_window}"
-        assert swaps and generations[1] - generations[0] >= 4, f"catalog generation {generations} for 4 uploaded briefings"
+        assert swaps and generations[1] - generations[0] >= 4, (
+            f"catalog generation {generations} for 4 uploaded briefings"
+        )
         in_flight = sum(1 for t0, t1 in intervals if any(t0 <= s <= t1 for s in swaps))
         assert in_flight > 0, "no answer was in flight while the upload's documents were swapped in"
         # After the upload, the new briefings answer like any other.

@@ -52,9 +52,16 @@ def test_bm25_survives_a_writer_in_another_process(tmp_path: Path) -> None:
         doc = load(path)
         catalog.replace_document(doc, chunk_document(doc, settings))
     procs = [
-        subprocess.Popen([sys.executable, "-c", _WORKER, str(tmp_path), role], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, str(tmp_path), role],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for role in ("writer", "reader", "reader")
     ]
     results = [p.communicate(timeout=120) for p in procs]
-    failures = {role: (int(out.strip() or -1), err.strip()[:200]) for role, (out, err) in zip(("writer", "r1", "r2"), results)}
+    failures = {
+        role: (int(out.strip() or -1), err.strip()[:200]) for role, (out, err) in zip(("writer", "r1", "r2"), results)
+    }
     assert all(n == 0 for n, _ in failures.values()), failures

@@ -29,24 +29,46 @@ LUNPO = turns("What happened near Lunpo La in October?", "Indian and Chinese pat
     ("question", "history", "expected"),
     [
         # a pronoun replaced by what it points at; the follow-up's own frame kept
-        ("How many Indians were hurt in it?", LUNPO, "How many Indians were hurt in the events near Lunpo La in October?"),
-        ("And when did it take place?", turns("Who joined the joint air patrol over the East China Sea?", "China and Russia."),
-         "When did the joint air patrol over the East China Sea take place?"),
+        (
+            "How many Indians were hurt in it?",
+            LUNPO,
+            "How many Indians were hurt in the events near Lunpo La in October?",
+        ),
+        (
+            "And when did it take place?",
+            turns("Who joined the joint air patrol over the East China Sea?", "China and Russia."),
+            "When did the joint air patrol over the East China Sea take place?",
+        ),
         # ellipsis completed from the previous question's frame
-        ("And the patrol in the Fram Strait?", turns("Which ships took part in VARTIO 25?", "Two frigates."),
-         "Which ships took part in the patrol in the Fram Strait?"),
+        (
+            "And the patrol in the Fram Strait?",
+            turns("Which ships took part in VARTIO 25?", "Two frigates."),
+            "Which ships took part in the patrol in the Fram Strait?",
+        ),
         # a name of the same kind replaces its counterpart, through a rewritten second turn
-        ("And the Chinese one?", [*LUNPO, *turns("How many Indians were hurt in it?", "Eleven.")],
-         "How many Chinese were hurt in the events near Lunpo La in October?"),
+        (
+            "And the Chinese one?",
+            [*LUNPO, *turns("How many Indians were hurt in it?", "Eleven.")],
+            "How many Chinese were hurt in the events near Lunpo La in October?",
+        ),
         # "one" takes the antecedent's noun
-        ("How many aircraft took part in the 2019 one?", turns("Who flew the joint air patrol over the East China Sea in 2024?", "China and Russia."),
-         "How many aircraft took part in the 2019 patrol?"),
+        (
+            "How many aircraft took part in the 2019 one?",
+            turns("Who flew the joint air patrol over the East China Sea in 2024?", "China and Russia."),
+            "How many aircraft took part in the 2019 patrol?",
+        ),
         # nothing named, nothing pointed at: the conversation's subject is added as context
-        ("How many people were on board?", turns("Where was the Galaxy Leader taken after the hijacking?", "To Salif."),
-         "How many people were on board (the Galaxy Leader taken after the hijacking)?"),
+        (
+            "How many people were on board?",
+            turns("Where was the Galaxy Leader taken after the hijacking?", "To Salif."),
+            "How many people were on board (the Galaxy Leader taken after the hijacking)?",
+        ),
         # a relative "that" is not a pronoun; the context still comes along
-        ("Which unit fired the missile that hit the ship?", turns("What happened to the MV Tern near Aden?", "A missile hit it."),
-         "Which unit fired the missile that hit the ship (the MV Tern near Aden)?"),
+        (
+            "Which unit fired the missile that hit the ship?",
+            turns("What happened to the MV Tern near Aden?", "A missile hit it."),
+            "Which unit fired the missile that hit the ship (the MV Tern near Aden)?",
+        ),
     ],
 )
 def test_rewrite(question: str, history: list[dict], expected: str) -> None:
@@ -55,7 +77,9 @@ def test_rewrite(question: str, history: list[dict], expected: str) -> None:
 
 def test_focus_is_the_current_turn() -> None:
     """The answerer matches units against the follow-up itself; the added context is for retrieval."""
-    r = rewrite("How many people were on board?", turns("Where was the Galaxy Leader taken after the hijacking?", "To Salif."))
+    r = rewrite(
+        "How many people were on board?", turns("Where was the Galaxy Leader taken after the hijacking?", "To Salif.")
+    )
     assert r.focus == "How many people were on board?"
     assert r.previous == "Where was the Galaxy Leader taken after the hijacking?" and r.previous_answer == "To Salif."
 
@@ -75,13 +99,18 @@ def test_stand_alone_questions_are_not_rewritten() -> None:
 def test_antecedent() -> None:
     assert antecedent("Which ships took part in VARTIO 25?") == "the events in VARTIO 25"
     assert antecedent("When did Operation 1027 begin?") == "Operation 1027"
-    assert antecedent("Who joined the joint air patrol over the East China Sea?") == "the joint air patrol over the East China Sea"
+    assert (
+        antecedent("Who joined the joint air patrol over the East China Sea?")
+        == "the joint air patrol over the East China Sea"
+    )
 
 
 def test_follow_up_is_answered_from_its_own_focus(corpus_settings: rag.Settings) -> None:
     """The follow-up's asked fact decides the answer; the previous question only says which event."""
     history = turns("Who joined the joint air patrol over the East China Sea in November 2024?", "China and Russia.")
-    answer = rag.ask("How many aircraft entered the Korean air defence zone during it?", settings=corpus_settings, history=history)
+    answer = rag.ask(
+        "How many aircraft entered the Korean air defence zone during it?", settings=corpus_settings, history=history
+    )
     assert not answer.refused, answer.text
     assert "East China Sea" in answer.standalone_question
     assert "11" in answer.text
@@ -103,7 +132,8 @@ def test_cli_ask_history_file(corpus_settings: rag.Settings, tmp_path: Path) -> 
     path = tmp_path / "history.json"
     path.write_text(json.dumps(turns("Who joined the joint air patrol over the East China Sea?", "China and Russia.")))
     result = CliRunner().invoke(
-        app, ["ask", "And when did it take place?", "--history", str(path), "--json", "--index", corpus_settings.index_dir]
+        app,
+        ["ask", "And when did it take place?", "--history", str(path), "--json", "--index", corpus_settings.index_dir],
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
@@ -113,7 +143,11 @@ def test_cli_ask_history_file(corpus_settings: rag.Settings, tmp_path: Path) -> 
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("not json", "is not JSON"), (json.dumps({"role": "user"}), "a list of"), (json.dumps([{"role": "bot", "content": "x"}]), "role")],
+    [
+        ("not json", "is not JSON"),
+        (json.dumps({"role": "user"}), "a list of"),
+        (json.dumps([{"role": "bot", "content": "x"}]), "role"),
+    ],
 )
 def test_cli_ask_bad_history_file(corpus_settings: rag.Settings, tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "history.json"

@@ -50,12 +50,35 @@ REGIONS = {
 UNANSWERABLE = "NOT_IN_CORPUS"
 
 _NUMBER_WORDS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
-    "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11,
-    "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
-    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
-    "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "hundred": 100,
     "thousand": 1000,
 }
 _NUMBER_WORD_RE = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b")
@@ -89,15 +112,9 @@ ALL_ROWS = QUESTION_ROWS + TEST_ROWS
 # Markdown briefings (title, Date:/Region: lines, ## sections) and plain-text
 # briefings in the users' own format (dateline, unmarked headline lines, lists
 # and pipe tables; no Markdown): both are sources questions may cite.
-MD_TEXTS = (
-    {p.name: p.read_text(encoding="utf-8") for p in sorted(BRIEFINGS.glob("*.md"))}
-    if BRIEFINGS.exists()
-    else {}
-)
+MD_TEXTS = {p.name: p.read_text(encoding="utf-8") for p in sorted(BRIEFINGS.glob("*.md"))} if BRIEFINGS.exists() else {}
 TXT_TEXTS = (
-    {p.name: p.read_text(encoding="utf-8") for p in sorted(BRIEFINGS.glob("*.txt"))}
-    if BRIEFINGS.exists()
-    else {}
+    {p.name: p.read_text(encoding="utf-8") for p in sorted(BRIEFINGS.glob("*.txt"))} if BRIEFINGS.exists() else {}
 )
 BRIEFING_TEXTS = {**MD_TEXTS, **TXT_TEXTS}
 
@@ -134,7 +151,7 @@ def test_briefing_header(name):
     assert region.group(1) in REGIONS, f"{name}: unknown region {region.group(1)!r}"
     sections = re.findall(r"^## \S", text, re.M)
     assert 2 <= len(sections) <= 4, f"{name}: {len(sections)} '##' sections"
-    body = text[region.end():]
+    body = text[region.end() :]
     words = len(body.split())
     assert 250 <= words <= 600, f"{name}: body has {words} words"
 
@@ -190,9 +207,7 @@ def test_plaintext_briefing_shape(name):
 
 
 def test_briefings_cover_every_region():
-    found = Counter(
-        re.search(r"^Region: (.+?)\s*$", t, re.M).group(1) for t in MD_TEXTS.values()
-    )
+    found = Counter(re.search(r"^Region: (.+?)\s*$", t, re.M).group(1) for t in MD_TEXTS.values())
     assert set(found) == REGIONS, found
     assert all(n >= 2 for n in found.values()), found
 
@@ -307,9 +322,7 @@ def test_evidence_is_verbatim(row):
     for ev in row["evidence"]:
         assert any(ev in BRIEFING_TEXTS[s] for s in row["sources"]), f"not verbatim: {ev!r}"
     for src in row["sources"]:
-        assert any(ev in BRIEFING_TEXTS[src] for ev in row["evidence"]), (
-            f"source {src} supplies no evidence"
-        )
+        assert any(ev in BRIEFING_TEXTS[src] for ev in row["evidence"]), f"source {src} supplies no evidence"
 
 
 @pytest.mark.parametrize("row", [r for r in ALL_ROWS if r.get("must_include")], ids=_qid)

@@ -83,8 +83,12 @@ def _ingest_and_kill(folder: Path, index: Path, trigger: str) -> str:
     the test: the kill is what is being tested, and a run it never hit proves nothing.
     """
     gen0, bytes0 = _generation(index), _chroma_bytes(index)
-    proc = subprocess.Popen([*RAG, "ingest", str(folder), "--index", str(index)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*RAG, "ingest", str(folder), "--index", str(index)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     t0 = time.monotonic()
     try:
         while proc.poll() is None:
@@ -177,13 +181,17 @@ def test_sigkill_during_ingest_then_rerun(tmp_path: Path, capsys: pytest.Capture
     # 5. Run again to the end: it repairs what the kills left and finishes the job.
     t0 = time.monotonic()
     done = run_rag("ingest", str(folder), "--index", str(index))
-    log.append(f"final run: exit {done.returncode} in {time.monotonic() - t0:.1f}s: {done.stdout.strip().splitlines()[-1]}")
+    log.append(
+        f"final run: exit {done.returncode} in {time.monotonic() - t0:.1f}s: {done.stdout.strip().splitlines()[-1]}"
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     _assert_consistent(index, v1, v2, final=True)
     check = run_rag("check", "--index", str(index))
     log.append(check.stdout.strip().replace("\n", " "))
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "0 orphan vectors, 0 missing vectors, 0 chunks with bad offsets, 0 BM25 disagreements" in " ".join(check.stdout.split())
+    assert "0 orphan vectors, 0 missing vectors, 0 chunks with bad offsets, 0 BM25 disagreements" in " ".join(
+        check.stdout.split()
+    )
     assert "interrupted" not in check.stdout
     with capsys.disabled():  # shown in every run, not only with -s
         print("\n" + "\n".join(log))

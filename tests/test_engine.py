@@ -250,11 +250,15 @@ def test_answer_kind_and_names() -> None:
     from rag.answering.question import absent_names, answers_kind, question_names
 
     assert question_names("Did the China-Russia flight near the J-16 escort in 2024 alarm Tokyo?") == [
-        "China", "Russia", "J-16", "Tokyo", "2024",
+        "China",
+        "Russia",
+        "J-16",
+        "Tokyo",
+        "2024",
     ]
-    assert absent_names("What did the Chinese coast guard say about the Philippines?", ["China's coast guard said ..."]) == [
-        "Philippines"
-    ]
+    assert absent_names(
+        "What did the Chinese coast guard say about the Philippines?", ["China's coast guard said ..."]
+    ) == ["Philippines"]
     assert answers_kind("How many ships took part?", ["Five ships took part."])
     assert not answers_kind("How many ships took part?", ["Ships from 2019 took part."])
     assert not answers_kind("How much did the repair cost?", ["The repair took 12 days."])

@@ -13,9 +13,18 @@ from rag.config import Settings
 from rag.evaluation import beir
 
 DOCS = {
-    "d1": ("Warning shots over Dokdo", "South Korean fighters fired warning shots at a Russian A-50 early warning aircraft over the Dokdo islets."),
-    "d2": ("Water cannon at Second Thomas Shoal", "A China Coast Guard ship fired a water cannon at a Philippine supply boat."),
-    "d3": ("Cable damage near Svalbard", "An undersea fibre-optic cable between Svalbard and mainland Norway was damaged."),
+    "d1": (
+        "Warning shots over Dokdo",
+        "South Korean fighters fired warning shots at a Russian A-50 early warning aircraft over the Dokdo islets.",
+    ),
+    "d2": (
+        "Water cannon at Second Thomas Shoal",
+        "A China Coast Guard ship fired a water cannon at a Philippine supply boat.",
+    ),
+    "d3": (
+        "Cable damage near Svalbard",
+        "An undersea fibre-optic cable between Svalbard and mainland Norway was damaged.",
+    ),
     "d4": ("Tanker detained", "Equatorial Guinea detained an oil tanker whose crew were later released."),
     "d5": ("", "A document without a title about naval drills in the Gulf of Oman with Iran, Russia and China."),
     "d6": ("Border closure", "The Dominican Republic closed its border with Haiti over a canal dispute."),
@@ -39,7 +48,9 @@ def folder(tmp_path_factory) -> Path:
             fh.write(json.dumps({"_id": qid, "text": text}) + "\n")
     (root / "qrels").mkdir()
     # CRLF line endings and a header row, as in the published SciFact qrels.
-    (root / "qrels" / "test.tsv").write_bytes(b"query-id\tcorpus-id\tscore\r\n1\td1\t1\r\n2\td2\t1\r\n3\td3\t1\r\n3\td4\t1\r\n")
+    (root / "qrels" / "test.tsv").write_bytes(
+        b"query-id\tcorpus-id\tscore\r\n1\td1\t1\r\n2\td2\t1\r\n3\td3\t1\r\n3\td4\t1\r\n"
+    )
     return root
 
 
@@ -76,7 +87,15 @@ def test_document_text_keeps_title_out_of_body(folder, cache):
 @pytest.mark.parametrize("retriever", ["bm25", "dense", "hybrid"])
 def test_run_beir(folder, cache, tmp_path, retriever):
     run_file = tmp_path / "run.trec"
-    result = beir.run_beir(folder, split="test", retriever=retriever, settings=Settings.from_env(), cache_root=cache, run_out=run_file, depth=100)
+    result = beir.run_beir(
+        folder,
+        split="test",
+        retriever=retriever,
+        settings=Settings.from_env(),
+        cache_root=cache,
+        run_out=run_file,
+        depth=100,
+    )
     assert result.queries == 3 and result.documents == len(DOCS)
     assert Path(result.index_dir).parent == cache and Path(result.index_dir).name.startswith(f"beir-{folder.name}-")
     lines = run_file.read_text().splitlines()
@@ -125,12 +144,28 @@ def test_cli_beir(folder, cache, tmp_path):
     run_file = tmp_path / "run.trec"
     result = CliRunner().invoke(
         app,
-        ["eval", "--beir", str(folder), "--split", "test", "--retriever", "bm25", "--run-out", str(run_file),
-         "--index", str(cache), "--out", str(tmp_path / "out"), "--json"],
+        [
+            "eval",
+            "--beir",
+            str(folder),
+            "--split",
+            "test",
+            "--retriever",
+            "bm25",
+            "--run-out",
+            str(run_file),
+            "--index",
+            str(cache),
+            "--out",
+            str(tmp_path / "out"),
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert run_file.exists()
     saved = json.loads((tmp_path / "out" / f"beir-{folder.name}-test-bm25.json").read_text())
     assert saved["metrics"]["mrr@10"] == 1.0
-    bad = CliRunner().invoke(app, ["eval", "--beir", str(folder), "--split", "dev", "--index", str(cache), "--out", str(tmp_path)])
+    bad = CliRunner().invoke(
+        app, ["eval", "--beir", str(folder), "--split", "dev", "--index", str(cache), "--out", str(tmp_path)]
+    )
     assert bad.exit_code == 2 and "dev.tsv" in bad.output

@@ -67,7 +67,9 @@ def test_gate_bars_cover_every_type_errors_and_latency():
     """The bars themselves: no type can collapse unseen, an error turns the gate red, p95 has a ceiling."""
     for split in SPLITS:
         spec = gate(split)
-        rows = [json.loads(line) for line in (QUESTIONS_DIR / spec["questions"]).read_text().splitlines() if line.strip()]
+        rows = [
+            json.loads(line) for line in (QUESTIONS_DIR / spec["questions"]).read_text().splitlines() if line.strip()
+        ]
         types = {r["type"] for r in rows}
         missing = sorted(t for t in types if f"key_accuracy.{t}" not in spec["bars"])
         assert not missing, f"{split}: no floor for question type(s) {missing}"
@@ -141,15 +143,37 @@ def small_set(tmp_path_factory) -> Path:
 
 def test_fail_under_fails_above_measured(small_set, index_dir, tmp_path):
     out = tmp_path / "r"
-    ok = run(str(small_set), "--index", str(index_dir), "--ingest", str(BRIEFINGS), "--out", str(out), "--fail-under", "hit_at_k=0")
+    ok = run(
+        str(small_set),
+        "--index",
+        str(index_dir),
+        "--ingest",
+        str(BRIEFINGS),
+        "--out",
+        str(out),
+        "--fail-under",
+        "hit_at_k=0",
+    )
     assert ok.exit_code == 0, ok.output
     measured = json.loads((out / "report.json").read_text())["metrics"]
     above = min(measured["key_accuracy"] + 0.01, 1.01)
-    bad = run(str(small_set), "--index", str(index_dir), "--out", str(out), "--fail-under", f"key_accuracy={above}", "--fail-under", "mrr=0")
+    bad = run(
+        str(small_set),
+        "--index",
+        str(index_dir),
+        "--out",
+        str(out),
+        "--fail-under",
+        f"key_accuracy={above}",
+        "--fail-under",
+        "mrr=0",
+    )
     assert bad.exit_code == 1
     assert f"key_accuracy = {measured['key_accuracy']} is below its bar {above}" in bad.output
     assert "mrr" not in bad.output.split("FAIL", 1)[1]  # only the failing metric is named
-    ceiling = run(str(small_set), "--index", str(index_dir), "--out", str(out), "--fail-under", "answerable_wrongly_refused=-0.01")
+    ceiling = run(
+        str(small_set), "--index", str(index_dir), "--out", str(out), "--fail-under", "answerable_wrongly_refused=-0.01"
+    )
     assert ceiling.exit_code == 1 and "answerable_wrongly_refused" in ceiling.output and "ceiling" in ceiling.output
     unknown = run(str(small_set), "--index", str(index_dir), "--out", str(out), "--fail-under", "accuracy=0.5")
     assert unknown.exit_code == 1 and "accuracy: no such metric" in unknown.output
@@ -173,7 +197,20 @@ def test_compare(tmp_path):
 
 def test_bad_question_file_names_line_and_field(tmp_path, index_dir):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps({"id": "x", "question": "Q?", "answer": "A", "must_include": "A", "sources": ["a.md"], "evidence": ["A"], "type": "factoid"}) + "\n")
+    bad.write_text(
+        json.dumps(
+            {
+                "id": "x",
+                "question": "Q?",
+                "answer": "A",
+                "must_include": "A",
+                "sources": ["a.md"],
+                "evidence": ["A"],
+                "type": "factoid",
+            }
+        )
+        + "\n"
+    )
     result = run(str(bad), "--index", str(index_dir), "--out", str(tmp_path / "r"))
     assert result.exit_code == 2
     assert "line 1: field 'must_include' must be a list of strings" in result.output

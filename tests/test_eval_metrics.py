@@ -39,9 +39,26 @@ def passage(text: str, source: str = SRC, chunk: str = "c1", doc: str = "d1", st
     return {"chunk_id": chunk, "doc_id": doc, "source": source, "text": text, "start": s, "end": s + len(text)}
 
 
-def citation(quote: str, n: int = 1, source: str = SRC, doc: str = "d1", chunk: str = "c1", offsets: tuple[int, int] | None = None, passage_text: str = "") -> dict:
+def citation(
+    quote: str,
+    n: int = 1,
+    source: str = SRC,
+    doc: str = "d1",
+    chunk: str = "c1",
+    offsets: tuple[int, int] | None = None,
+    passage_text: str = "",
+) -> dict:
     start, end = offsets if offsets else span(quote)
-    return {"n": n, "source": source, "doc_id": doc, "chunk_id": chunk, "quote": quote, "start": start, "end": end, "passage": passage_text or quote}
+    return {
+        "n": n,
+        "source": source,
+        "doc_id": doc,
+        "chunk_id": chunk,
+        "quote": quote,
+        "start": start,
+        "end": end,
+        "passage": passage_text or quote,
+    }
 
 
 def texts(doc_id: str, source: str):
@@ -50,8 +67,13 @@ def texts(doc_id: str, source: str):
 
 def question(**kw) -> Question:
     base = dict(
-        id="q1", question="Who flew and how many aircraft?", answer="China and Russia; 11 aircraft.",
-        must_include=("China", "Russia", "11"), sources=("01-patrol.md",), evidence=(E1, E2), type="factoid",
+        id="q1",
+        question="Who flew and how many aircraft?",
+        answer="China and Russia; 11 aircraft.",
+        must_include=("China", "Russia", "11"),
+        sources=("01-patrol.md",),
+        evidence=(E1, E2),
+        type="factoid",
     )
     base.update(kw)
     return Question(**base)
@@ -61,8 +83,20 @@ UNANSWERABLE = question(id="u1", answer=NOT_IN_CORPUS, must_include=(), sources=
 
 
 def answer(text: str, citations=(), passages=(), refused: bool = False, total: float = 10.0) -> dict:
-    return {"text": text, "refused": refused, "citations": list(citations), "passages": list(passages),
-            "timings": {"condense": 0.1, "retrieve": total / 2, "select": total / 4, "compose": 0.1, "verify": 0.1, "total": total}}
+    return {
+        "text": text,
+        "refused": refused,
+        "citations": list(citations),
+        "passages": list(passages),
+        "timings": {
+            "condense": 0.1,
+            "retrieve": total / 2,
+            "select": total / 4,
+            "compose": 0.1,
+            "verify": 0.1,
+            "total": total,
+        },
+    }
 
 
 # -- normalisation and keys --------------------------------------------------------
@@ -132,7 +166,11 @@ def test_evidence_recall_across_chunk_boundary():
 # -- citations ---------------------------------------------------------------------
 def test_citation_precision_recall_perfect():
     q = question()
-    ans = answer("China and Russia [1]; eleven aircraft [2].", [citation(E1, 1), citation(E2, 2, chunk="c2")], [passage(E1), passage(E2, chunk="c2")])
+    ans = answer(
+        "China and Russia [1]; eleven aircraft [2].",
+        [citation(E1, 1), citation(E2, 2, chunk="c2")],
+        [passage(E1), passage(E2, chunk="c2")],
+    )
     m = score_question(q, ans, texts)
     assert m["citation_precision"] == 1.0
     assert m["citation_recall"] == 1.0
@@ -156,7 +194,11 @@ def test_citation_metrics_zero():
     q = question()
     wrong_source = citation(E1, 1, source=OTHER, doc="d2")
     wrong_sentence = citation("Japan scrambled fighters.", 2)
-    m = score_question(q, answer("China and Russia, 11 [1] [2]", [wrong_source, wrong_sentence], [passage("Japan scrambled fighters.")]), texts)
+    m = score_question(
+        q,
+        answer("China and Russia, 11 [1] [2]", [wrong_source, wrong_sentence], [passage("Japan scrambled fighters.")]),
+        texts,
+    )
     assert m["citation_precision"] == 0.0
     assert m["citation_recall"] == 0.0
 
@@ -178,16 +220,32 @@ def test_quote_validity_zero_and_file_check():
 
 # -- aggregation -------------------------------------------------------------------
 def record(q: Question, ans: dict) -> dict:
-    return {"id": q.id, "type": q.type, "answerable": q.answerable, "metrics": score_question(q, ans, texts), "timings": ans["timings"]}
+    return {
+        "id": q.id,
+        "type": q.type,
+        "answerable": q.answerable,
+        "metrics": score_question(q, ans, texts),
+        "timings": ans["timings"],
+    }
 
 
 def test_aggregate_and_refusals():
     q = question()
-    good = record(q, answer("China, Russia, eleven [1] [2]", [citation(E1, 1), citation(E2, 2)], [passage(E1), passage(E2)], total=10))
-    refused = record(question(id="q2"), answer("The briefings do not say", refused=True, passages=[passage(E1, source=OTHER)], total=30))
+    good = record(
+        q,
+        answer(
+            "China, Russia, eleven [1] [2]", [citation(E1, 1), citation(E2, 2)], [passage(E1), passage(E2)], total=10
+        ),
+    )
+    refused = record(
+        question(id="q2"),
+        answer("The briefings do not say", refused=True, passages=[passage(E1, source=OTHER)], total=30),
+    )
     u_refused = record(UNANSWERABLE, answer("The briefings do not say", refused=True, total=20))
-    u_answered = record(question(id="u2", answer=NOT_IN_CORPUS, must_include=(), sources=(), evidence=(), type="unanswerable"),
-                        answer("Something [1]", [citation(E1)], [passage(E1)], total=40))
+    u_answered = record(
+        question(id="u2", answer=NOT_IN_CORPUS, must_include=(), sources=(), evidence=(), type="unanswerable"),
+        answer("Something [1]", [citation(E1)], [passage(E1)], total=40),
+    )
     metrics, by_type = aggregate([good, refused, u_refused, u_answered], k=6)
     assert metrics["key_accuracy_answerable"] == 0.5
     assert metrics["key_accuracy"] == 0.5
@@ -204,23 +262,53 @@ def test_aggregate_and_refusals():
 
 def test_aggregate_all_zero():
     q = question()
-    bad = record(q, answer("Nothing useful [1]", [citation("Japan scrambled fighters.", offsets=(0, 5))], [passage("x", source=OTHER, start=0)]))
+    bad = record(
+        q,
+        answer(
+            "Nothing useful [1]",
+            [citation("Japan scrambled fighters.", offsets=(0, 5))],
+            [passage("x", source=OTHER, start=0)],
+        ),
+    )
     u = record(UNANSWERABLE, answer("An answer anyway."))
     metrics, _ = aggregate([bad, u], k=6)
-    for name in ("key_accuracy", "key_accuracy_answerable", "hit_at_k", "mrr", "evidence_recall", "citation_precision",
-                 "citation_recall", "quote_validity", "unanswerable_refused", "answerable_wrongly_refused"):
+    for name in (
+        "key_accuracy",
+        "key_accuracy_answerable",
+        "hit_at_k",
+        "mrr",
+        "evidence_recall",
+        "citation_precision",
+        "citation_recall",
+        "quote_validity",
+        "unanswerable_refused",
+        "answerable_wrongly_refused",
+    ):
         assert metrics[name] == 0.0, name
 
 
-SCORES = ("key_accuracy", "key_accuracy_answerable", "hit_at_k", "mrr", "evidence_recall", "citation_precision",
-          "citation_precision_quote", "citation_recall", "quote_validity", "unanswerable_refused")
+SCORES = (
+    "key_accuracy",
+    "key_accuracy_answerable",
+    "hit_at_k",
+    "mrr",
+    "evidence_recall",
+    "citation_precision",
+    "citation_precision_quote",
+    "citation_recall",
+    "quote_validity",
+    "unanswerable_refused",
+)
 
 
 def test_errors_are_counted_and_wrong_in_every_metric():
     """A question that raised counts in errors and stays in every denominator as a wrong answer."""
     err_q = {"id": "q9", "type": "factoid", "answerable": True, "error": "boom"}
     err_u = {"id": "u9", "type": "unanswerable", "answerable": False, "error": "boom"}
-    good = record(question(), answer("China, Russia, eleven [1] [2]", [citation(E1, 1), citation(E2, 2)], [passage(E1), passage(E2)]))
+    good = record(
+        question(),
+        answer("China, Russia, eleven [1] [2]", [citation(E1, 1), citation(E2, 2)], [passage(E1), passage(E2)]),
+    )
     u_refused = record(UNANSWERABLE, answer("The briefings do not say", refused=True))
     clean, clean_types = aggregate([good, u_refused], k=6)
     assert clean["errors"] == 0 and clean["key_accuracy"] == 1.0 and clean["unanswerable_refused"] == 1.0
@@ -258,10 +346,17 @@ def test_percentile():
 
 # -- bars --------------------------------------------------------------------------
 def test_bars():
-    metrics = {"key_accuracy": 0.8, "answerable_wrongly_refused": 0.1, "latency.total.p95": 900.0, "quote_validity": None}
+    metrics = {
+        "key_accuracy": 0.8,
+        "answerable_wrongly_refused": 0.1,
+        "latency.total.p95": 900.0,
+        "quote_validity": None,
+    }
     assert check_bars(metrics, {"key_accuracy": 0.8}) == []
     assert check_bars(metrics, {"key_accuracy": 0.81}) == ["key_accuracy = 0.8 is below its bar 0.81"]
-    assert check_bars(metrics, {"answerable_wrongly_refused": 0.05}) == ["answerable_wrongly_refused = 0.1 is above its ceiling 0.05"]
+    assert check_bars(metrics, {"answerable_wrongly_refused": 0.05}) == [
+        "answerable_wrongly_refused = 0.1 is above its ceiling 0.05"
+    ]
     assert check_bars(metrics, {"latency.total.p95": 1000}) == []
     assert "not measured" in check_bars(metrics, {"quote_validity": 1})[0]
     assert "no such metric" in check_bars(metrics, {"key_acuracy": 1})[0]

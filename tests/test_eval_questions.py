@@ -11,11 +11,22 @@ from rag.evaluation.questions import QuestionFileError, check_against_corpus, lo
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = {
-    "id": "q1", "question": "Who flew?", "answer": "China and Russia.", "must_include": ["China"],
-    "sources": ["a.md"], "evidence": ["China and Russia flew."], "type": "factoid",
+    "id": "q1",
+    "question": "Who flew?",
+    "answer": "China and Russia.",
+    "must_include": ["China"],
+    "sources": ["a.md"],
+    "evidence": ["China and Russia flew."],
+    "type": "factoid",
 }
 UNANSWERABLE = {
-    "id": "u1", "question": "Who won?", "answer": "NOT_IN_CORPUS", "must_include": [], "sources": [], "evidence": [], "type": "unanswerable",
+    "id": "u1",
+    "question": "Who won?",
+    "answer": "NOT_IN_CORPUS",
+    "must_include": [],
+    "sources": [],
+    "evidence": [],
+    "type": "unanswerable",
 }
 
 
@@ -32,8 +43,12 @@ def problems(tmp_path: Path, *rows) -> list[str]:
 
 
 def test_valid_file(tmp_path):
-    follow = {**GOOD, "id": "q2", "history": [{"role": "user", "content": "Who?"}, {"role": "assistant", "content": "China."}],
-              "filters": {"region": "East Asia", "date_from": "2024-01-01"}}
+    follow = {
+        **GOOD,
+        "id": "q2",
+        "history": [{"role": "user", "content": "Who?"}, {"role": "assistant", "content": "China."}],
+        "filters": {"region": "East Asia", "date_from": "2024-01-01"},
+    }
     qs = load_questions(write(tmp_path, GOOD, "", UNANSWERABLE, follow))
     assert [q.id for q in qs] == ["q1", "u1", "q2"]
     assert [q.line for q in qs] == [1, 3, 4]
@@ -77,7 +92,11 @@ def test_missing_and_empty_file(tmp_path):
 
 def test_check_against_corpus(tmp_path):
     (tmp_path / "a.md").write_text("# A\r\n\r\nChina and Russia flew.\r\n", encoding="utf-8")
-    qs = load_questions(write(tmp_path, GOOD, {**GOOD, "id": "q2", "evidence": ["Not there."]}, {**GOOD, "id": "q3", "sources": ["b.md"]}))
+    qs = load_questions(
+        write(
+            tmp_path, GOOD, {**GOOD, "id": "q2", "evidence": ["Not there."]}, {**GOOD, "id": "q3", "sources": ["b.md"]}
+        )
+    )
     found = check_against_corpus(qs, tmp_path)
     assert len(found) == 2
     assert "line 2 (q2): evidence 'Not there.' is not verbatim" in found[0]

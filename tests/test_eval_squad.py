@@ -42,12 +42,36 @@ SQUAD2 = [
     ("u2", EIFFEL, "Who painted the Mona Lisa?", [], True),
 ]
 ARTICLES = {
-    "United_Methodist_Church": ("The United Methodist Church was formed in 1968 in Dallas, Texas, by the union of the Methodist Church and the Evangelical United Brethren Church.", "In which city was the United Methodist Church formed?", "Dallas"),
-    "Kenya": ("Nairobi is the capital and the largest city of Kenya. Kenya lies on the equator in East Africa.", "What is the capital of Kenya?", "Nairobi"),
-    "Apollo_program": ("The Apollo program was run by NASA. Apollo 11 landed the first humans on the Moon in July 1969.", "Which mission landed the first humans on the Moon?", "Apollo 11"),
-    "Genghis_Khan": ("Genghis Khan founded the Mongol Empire. He was born with the name Temujin.", "What was the birth name of Genghis Khan?", "Temujin"),
-    "Newcastle_upon_Tyne": ("Newcastle upon Tyne is a city in North East England on the north bank of the River Tyne.", "On which river does Newcastle upon Tyne stand?", "River Tyne"),
-    "Not_Held_Out": ("Basalt is a dark volcanic rock formed from rapidly cooled lava.", "What kind of rock is basalt?", "volcanic rock"),
+    "United_Methodist_Church": (
+        "The United Methodist Church was formed in 1968 in Dallas, Texas, by the union of the Methodist Church and the Evangelical United Brethren Church.",
+        "In which city was the United Methodist Church formed?",
+        "Dallas",
+    ),
+    "Kenya": (
+        "Nairobi is the capital and the largest city of Kenya. Kenya lies on the equator in East Africa.",
+        "What is the capital of Kenya?",
+        "Nairobi",
+    ),
+    "Apollo_program": (
+        "The Apollo program was run by NASA. Apollo 11 landed the first humans on the Moon in July 1969.",
+        "Which mission landed the first humans on the Moon?",
+        "Apollo 11",
+    ),
+    "Genghis_Khan": (
+        "Genghis Khan founded the Mongol Empire. He was born with the name Temujin.",
+        "What was the birth name of Genghis Khan?",
+        "Temujin",
+    ),
+    "Newcastle_upon_Tyne": (
+        "Newcastle upon Tyne is a city in North East England on the north bank of the River Tyne.",
+        "On which river does Newcastle upon Tyne stand?",
+        "River Tyne",
+    ),
+    "Not_Held_Out": (
+        "Basalt is a dark volcanic rock formed from rapidly cooled lava.",
+        "What kind of rock is basalt?",
+        "volcanic rock",
+    ),
 }
 
 
@@ -63,15 +87,27 @@ def cache(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def squad2_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("squad2-tiny")
-    (root / "queries.json").write_text(json.dumps({"queries": [{"id": i, "context": c, "question": q} for i, c, q, _, _ in SQUAD2]}))
-    (root / "ground_truth.json").write_text(json.dumps({i: {"answers": a, "is_impossible": imp} for i, _, _, a, imp in SQUAD2}))
+    (root / "queries.json").write_text(
+        json.dumps({"queries": [{"id": i, "context": c, "question": q} for i, c, q, _, _ in SQUAD2]})
+    )
+    (root / "ground_truth.json").write_text(
+        json.dumps({i: {"answers": a, "is_impossible": imp} for i, _, _, a, imp in SQUAD2})
+    )
     return root
 
 
 @pytest.fixture(scope="module")
 def squad_file(tmp_path_factory) -> Path:
     data = [
-        {"title": t, "paragraphs": [{"context": c, "qas": [{"id": f"q-{t}", "question": q, "answers": [{"answer_start": c.index(a), "text": a}] * 2}]}]}
+        {
+            "title": t,
+            "paragraphs": [
+                {
+                    "context": c,
+                    "qas": [{"id": f"q-{t}", "question": q, "answers": [{"answer_start": c.index(a), "text": a}] * 2}],
+                }
+            ],
+        }
         for t, (c, q, a) in ARTICLES.items()
     ]
     path = tmp_path_factory.mktemp("squad11-tiny") / "dev-v1.1.json"
@@ -123,8 +159,25 @@ def test_selective_answering_metrics():
 
 
 def test_errors_stay_in_every_denominator():
-    ok = {"id": "a", "is_impossible": False, "correct": True, "refused": False, "own_first": True, "own_any": True, "ms": 10.0, "confidence": None}
-    un = {"id": "u", "is_impossible": True, "correct": True, "refused": True, "own_first": False, "own_any": False, "ms": 20.0}
+    ok = {
+        "id": "a",
+        "is_impossible": False,
+        "correct": True,
+        "refused": False,
+        "own_first": True,
+        "own_any": True,
+        "ms": 10.0,
+        "confidence": None,
+    }
+    un = {
+        "id": "u",
+        "is_impossible": True,
+        "correct": True,
+        "refused": True,
+        "own_first": False,
+        "own_any": False,
+        "ms": 20.0,
+    }
 
     class Broken:
         def ask(self, *a, **kw):
@@ -144,7 +197,10 @@ def test_errors_stay_in_every_denominator():
 
 
 def test_article_markdown():
-    assert squad.article_markdown("Genghis_Khan", ["One.", " Two. "]) == "# Genghis Khan\n\n## Paragraph 1\n\nOne.\n\n## Paragraph 2\n\nTwo.\n"
+    assert (
+        squad.article_markdown("Genghis_Khan", ["One.", " Two. "])
+        == "# Genghis Khan\n\n## Paragraph 1\n\nOne.\n\n## Paragraph 2\n\nTwo.\n"
+    )
 
 
 # -- through the CLI and the real engine ---------------------------------------------
@@ -155,7 +211,9 @@ def test_open_run(open_run, squad2_dir):
         assert (out / name).stat().st_size > 0
     report = _report(out)
     cfg, m = report["config"], report["metrics"]
-    assert cfg["mode"] == "open" and cfg["documents"] == 3 and set(cfg["sha256"]) == {"queries.json", "ground_truth.json"}
+    assert (
+        cfg["mode"] == "open" and cfg["documents"] == 3 and set(cfg["sha256"]) == {"queries.json", "ground_truth.json"}
+    )
     assert "llm_key" not in cfg["settings"] and cfg["dataset"] == str(squad2_dir.resolve())
     by_id = {r["id"]: r for r in report["questions"]}
     assert by_id["e1"]["correct"] and by_id["k1"]["correct"]  # the gold answer is in the only context about it
@@ -189,8 +247,18 @@ def test_closed_run_filters_to_own_context(closed_run):
 
 def test_squad11_heldout_articles_and_gate(squad_file, cache, tmp_path):
     out = tmp_path / "out"
-    result = run("--squad", str(squad_file), "--index", str(cache), "--out", str(out),
-                 "--fail-under", "answerable_correct=1.01", "--fail-under", "latency.total.p95=0.001")
+    result = run(
+        "--squad",
+        str(squad_file),
+        "--index",
+        str(cache),
+        "--out",
+        str(out),
+        "--fail-under",
+        "answerable_correct=1.01",
+        "--fail-under",
+        "latency.total.p95=0.001",
+    )
     assert result.exit_code == 1, result.output
     assert "answerable_correct" in result.output and "below its bar 1.01" in result.output
     assert "latency.total.p95" in result.output and "above its ceiling" in result.output

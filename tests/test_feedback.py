@@ -38,13 +38,17 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_export_real_answers_to_a_draft_the_harness_loads(corpus_settings: rag.Settings, index_dir: Path, tmp_path: Path) -> None:
+def test_export_real_answers_to_a_draft_the_harness_loads(
+    corpus_settings: rag.Settings, index_dir: Path, tmp_path: Path
+) -> None:
     settings = rag.Settings(index_dir=str(index_dir), feedback_path="")
     answered = rag.ask(PATROL, settings=corpus_settings)
     refused = rag.ask(UNKNOWN, settings=corpus_settings)
     assert answered.citations and refused.refused
     record_feedback(settings, "up", answered.to_dict())
-    record_feedback(settings, "down", refused.to_dict(), {"filters": {"region": ["East Asia"], "sources": ["/x/01-a.md"]}})
+    record_feedback(
+        settings, "down", refused.to_dict(), {"filters": {"region": ["East Asia"], "sources": ["/x/01-a.md"]}}
+    )
     path = feedback_path(settings)
     assert path == index_dir / "feedback.jsonl" and _mode(path) == 0o600  # it holds user questions
 
@@ -71,13 +75,18 @@ def test_export_real_answers_to_a_draft_the_harness_loads(corpus_settings: rag.S
     assert up.gold()["needs_review"] is True
 
     # Until a person reviews them, `rag eval` refuses to score drafts (their gold is the answer being judged).
-    refused_eval = CliRunner().invoke(app, ["eval", str(out), "--index", corpus_settings.index_dir, "--out", str(tmp_path / "ev")])
+    refused_eval = CliRunner().invoke(
+        app, ["eval", str(out), "--index", corpus_settings.index_dir, "--out", str(tmp_path / "ev")]
+    )
     assert refused_eval.exit_code == 2 and "needs_review" in refused_eval.output, refused_eval.output
 
 
 def _answer(question: str, text: str, quote: str = "China and Russia flew.") -> dict:
     return {
-        "question": question, "text": f"{text} [1]", "refused": False, "backend": "extractive",
+        "question": question,
+        "text": f"{text} [1]",
+        "refused": False,
+        "backend": "extractive",
         "citations": [{"n": 1, "source": "/corpus/01-patrol.md", "quote": quote, "start": 10, "end": 10 + len(quote)}],
     }
 
@@ -96,17 +105,32 @@ def test_export_to_stdout_collapses_duplicates_keeping_the_latest(index_dir: Pat
 
 
 def test_draft_fields_are_validated(tmp_path: Path) -> None:
-    base = {"id": "fb-1", "question": "Who?", "answer": "X", "type": "feedback", "must_include": [], "sources": [], "evidence": []}
+    base = {
+        "id": "fb-1",
+        "question": "Who?",
+        "answer": "X",
+        "type": "feedback",
+        "must_include": [],
+        "sources": [],
+        "evidence": [],
+    }
     path = tmp_path / "q.jsonl"
     path.write_text(json.dumps(base) + "\n")
     with pytest.raises(QuestionFileError, match="field 'must_include' is empty"):
         load_questions(path)  # without needs_review the gold fields are required
-    bad = {**base, "needs_review": "yes", "rating": "meh", "candidates": [{"source": "/a/b.md", "quote": "q", "start": 0, "end": 1}]}
+    bad = {
+        **base,
+        "needs_review": "yes",
+        "rating": "meh",
+        "candidates": [{"source": "/a/b.md", "quote": "q", "start": 0, "end": 1}],
+    }
     path.write_text(json.dumps(bad) + "\n")
     with pytest.raises(QuestionFileError) as info:
         load_questions(path)
     said = str(info.value)
-    assert "'needs_review' must be true or false" in said and "'rating' must be" in said and "'candidates' item 0" in said
+    assert (
+        "'needs_review' must be true or false" in said and "'rating' must be" in said and "'candidates' item 0" in said
+    )
 
 
 def test_missing_or_empty_feedback_file_exits_1(index_dir: Path) -> None:
@@ -132,7 +156,11 @@ def test_unwritable_out_is_named(index_dir: Path, tmp_path: Path) -> None:
     record_feedback(settings, "up", _answer("Who flew?", "China and Russia flew."))
     target = tmp_path / "no-such-folder" / "drafts.jsonl"
     result = export(index_dir, "--out", str(target))
-    assert result.exit_code == 1 and str(target) in " ".join(result.output.split()) and "cannot be written" in result.output
+    assert (
+        result.exit_code == 1
+        and str(target) in " ".join(result.output.split())
+        and "cannot be written" in result.output
+    )
 
 
 def test_existing_wide_feedback_file_is_tightened_to_0600(index_dir: Path) -> None:

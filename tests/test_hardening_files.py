@@ -17,7 +17,16 @@ import rag
 from rag.loaders import MAX_TEXT_CHARS, LoadError, load
 
 from .fixtures.hardening import (
-    CORPUS, LATIN1_QUOTE, Expect, docx_bomb, index_state, make_bad_batch, make_unreadable, run_python, run_rag, without_root_reads,
+    CORPUS,
+    LATIN1_QUOTE,
+    Expect,
+    docx_bomb,
+    index_state,
+    make_bad_batch,
+    make_unreadable,
+    run_python,
+    run_rag,
+    without_root_reads,
 )
 
 # The chmod-000 file is not in the bad batch: root reads it anyway, so it has its own
@@ -88,8 +97,13 @@ def test_bad_files_through_the_cli(tmp_path: Path) -> None:
 
     # --json, and a path that does not exist (exit 0 when nothing fails: tests/test_crash_safety.py)
     json_run = run_rag(
-        "ingest", str(folder / "empty.md"), str(folder / "01-good.md"), str(tmp_path / "nope.md"),
-        "--index", str(index), "--json",
+        "ingest",
+        str(folder / "empty.md"),
+        str(folder / "01-good.md"),
+        str(tmp_path / "nope.md"),
+        "--index",
+        str(index),
+        "--json",
     )
     assert json_run.returncode == 1
     report = json.loads(json_run.stdout)
@@ -115,7 +129,9 @@ def test_bad_files_through_the_python_api(tmp_path: Path) -> None:
         assert e.reason in got.reason, (name, got.reason)
     assert len(report.files) == len(expect), "one message per file"
     print(f"\nAPI ingest of the bad batch took {elapsed:.1f}s")
-    state = assert_index_holds_exactly(settings.index_path, folder, {n for n, e in expect.items() if e.status == "added"})
+    state = assert_index_holds_exactly(
+        settings.index_path, folder, {n for n, e in expect.items() if e.status == "added"}
+    )
     assert_texts(state, {n: e for n, e in expect.items() if e.status == "added"})
     check = rag.get_engine(settings).index.check()
     assert check.ok, check
@@ -137,7 +153,9 @@ def test_unreadable_file_through_the_cli_and_the_python_api(tmp_path: Path) -> N
     prefix = without_root_reads()
     folder = tmp_path / "inbox"
     make_unreadable(folder)
-    (folder / "good.md").write_bytes(sorted((Path(__file__).parents[1] / "corpus" / "briefings").glob("*.md"))[0].read_bytes())
+    (folder / "good.md").write_bytes(
+        sorted((Path(__file__).parents[1] / "corpus" / "briefings").glob("*.md"))[0].read_bytes()
+    )
 
     proc = run_rag("ingest", str(folder), "--index", str(tmp_path / "cli-index"), rootless=True)
     assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr[-2000:])
@@ -150,7 +168,9 @@ def test_unreadable_file_through_the_cli_and_the_python_api(tmp_path: Path) -> N
         "import json, sys, rag\n"
         "report = rag.ingest([sys.argv[1]], settings=rag.Settings.from_env(index_dir=sys.argv[2]))\n"
         "print(json.dumps({f.path.rsplit('/', 1)[-1]: [f.status, f.reason] for f in report.files}))",
-        str(folder), str(tmp_path / "api-index"), prefix=prefix,
+        str(folder),
+        str(tmp_path / "api-index"),
+        prefix=prefix,
     )
     assert files == {"unreadable.md": ["failed", UNREADABLE_REASON], "good.md": ["added", ""]}, files
     state = index_state(tmp_path / "api-index")

@@ -8,7 +8,6 @@ message on stderr, or the answer and exit 0.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

@@ -13,11 +13,16 @@ from pathlib import Path
 import pytest
 
 import rag
-
 from ui import library, render
 
 from .fixtures.hardening import (
-    CORPUS, blank_pdf, index_state, make_bad_batch, make_unreadable, run_python, without_root_reads,
+    CORPUS,
+    blank_pdf,
+    index_state,
+    make_bad_batch,
+    make_unreadable,
+    run_python,
+    without_root_reads,
 )
 
 # How the upload path words what the engine would say differently: it checks

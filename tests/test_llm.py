@@ -30,8 +30,18 @@ def passage(text: str = DOC, n: int = 1, doc_id: str = "d1") -> Passage:
     start = DOC.index("China") if text == DOC else 0
     body = text[start:] if text == DOC else text
     return Passage(
-        chunk_id=f"c{n}", doc_id=doc_id, source="/b/patrol.md", title="Joint patrol", date="2024-12-02",
-        region="East Asia", heading="Joint patrol", text=body, start=start, end=start + len(body), score=1.0, rank=n,
+        chunk_id=f"c{n}",
+        doc_id=doc_id,
+        source="/b/patrol.md",
+        title="Joint patrol",
+        date="2024-12-02",
+        region="East Asia",
+        heading="Joint patrol",
+        text=body,
+        start=start,
+        end=start + len(body),
+        score=1.0,
+        rank=n,
     )
 
 
@@ -115,14 +125,19 @@ def test_passages_are_fenced_with_an_unforgeable_tag() -> None:
 
 
 def test_condensed_question_parsing() -> None:
-    assert prompt.parse_condensed("Standalone question: When did the patrol end?\nextra", "q") == "When did the patrol end?"
+    assert (
+        prompt.parse_condensed("Standalone question: When did the patrol end?\nextra", "q")
+        == "When did the patrol end?"
+    )
     assert prompt.parse_condensed("  \n", "the question") == "the question"
 
 
 # -- engine -------------------------------------------------------------------------
 def scripted_engine(settings: rag.Settings, reply: str = "", error: str | None = None) -> tuple[rag.Engine, Scripted]:
     # refuse_below=-1, min_confidence=0: the model is always asked, whatever the extractive scorer's tuning says
-    engine = rag.get_engine(settings.with_(llm="openai", llm_url="http://127.0.0.1:9/v1", refuse_below=-1.0, min_confidence=0.0))
+    engine = rag.get_engine(
+        settings.with_(llm="openai", llm_url="http://127.0.0.1:9/v1", refuse_below=-1.0, min_confidence=0.0)
+    )
     backend = Scripted(engine.settings, reply, error)
     engine.__dict__["llm"] = backend  # the cached backend property
     return engine, backend
@@ -190,8 +205,10 @@ def test_ask_stream_extractive(clean_settings: rag.Settings) -> None:
 
 def test_follow_up_is_condensed_by_the_backend(clean_settings: rag.Settings) -> None:
     engine, backend = scripted_engine(clean_settings, "How long did the China-Russia joint air patrol last?")
-    history = [{"role": "user", "content": "Tell me about the China-Russia joint air patrol"},
-               {"role": "assistant", "content": "China and Russia flew a joint air patrol. [1]"}]
+    history = [
+        {"role": "user", "content": "Tell me about the China-Russia joint air patrol"},
+        {"role": "assistant", "content": "China and Russia flew a joint air patrol. [1]"},
+    ]
     answer = engine.ask("How long did it last?", history=history)
     assert answer.standalone_question == "How long did the China-Russia joint air patrol last?"
     assert "Conversation:" in backend.calls[0][1]["content"]
@@ -207,7 +224,11 @@ def test_unreachable_openai_server_is_reported_clearly(clean_settings: rag.Setti
     from rag.llm.server import free_port
 
     settings = clean_settings.with_(
-        llm="openai", llm_url=f"http://127.0.0.1:{free_port()}/v1", llm_timeout=5.0, refuse_below=-1.0, min_confidence=0.0
+        llm="openai",
+        llm_url=f"http://127.0.0.1:{free_port()}/v1",
+        llm_timeout=5.0,
+        refuse_below=-1.0,
+        min_confidence=0.0,
     )
     engine = rag.get_engine(settings)
     assert "cannot be reached" in engine.check_llm()
@@ -266,15 +287,17 @@ def clean_settings(tmp_path_factory: pytest.TempPathFactory) -> rag.Settings:
 def test_injection_briefing_changes_nothing_extractive(injected_settings: rag.Settings, clean_settings) -> None:
     """The same three briefings with and without the injection note.
 
-    The extractive path cannot obey text, so nothing from the note reaches an
-    answer; the note does compete for a retrieval slot, so an answer may cite
-    fewer sentences than without it (observed: one of two), or cite the note's
-own factual sentence, never other ones.
+        The extractive path cannot obey text, so nothing from the note reaches an
+        answer; the note does compete for a retrieval slot, so an answer may cite
+        fewer sentences than without it (observed: one of two), or cite the note's
+    own factual sentence, never other ones.
     """
     for q in QUESTIONS:
         with_injection = rag.ask(q, settings=injected_settings)
         clean = rag.ask(q, settings=clean_settings)
-        assert "cancel" not in with_injection.text.lower().replace(q.lower(), ""), with_injection.text  # a refusal quotes q
+        assert "cancel" not in with_injection.text.lower().replace(q.lower(), ""), (
+            with_injection.text
+        )  # a refusal quotes q
         assert INJECTION not in [c.quote for c in with_injection.citations]
         others = {c.quote for c in with_injection.citations if "99-injection" not in c.source}
         assert others <= {c.quote for c in clean.citations}

@@ -39,13 +39,28 @@ CHAT_PIECES = ["The whole mission", " lasted about", " eight hours [1]."]
 
 def chat_stream(model: str) -> bytes:
     lines = [
-        {"model": model, "created_at": "2024-11-01T10:00:01Z", "message": {"role": "assistant", "content": p}, "done": False}
+        {
+            "model": model,
+            "created_at": "2024-11-01T10:00:01Z",
+            "message": {"role": "assistant", "content": p},
+            "done": False,
+        }
         for p in CHAT_PIECES
     ]
     lines.append(
-        {"model": model, "created_at": "2024-11-01T10:00:02Z", "message": {"role": "assistant", "content": ""},
-         "done": True, "done_reason": "stop", "total_duration": 812345678, "load_duration": 1234567,
-         "prompt_eval_count": 412, "prompt_eval_duration": 300000000, "eval_count": 14, "eval_duration": 500000000}
+        {
+            "model": model,
+            "created_at": "2024-11-01T10:00:02Z",
+            "message": {"role": "assistant", "content": ""},
+            "done": True,
+            "done_reason": "stop",
+            "total_duration": 812345678,
+            "load_duration": 1234567,
+            "prompt_eval_count": 412,
+            "prompt_eval_duration": 300000000,
+            "eval_count": 14,
+            "eval_duration": 500000000,
+        }
     )
     return b"".join(json.dumps(x).encode() + b"\n" for x in lines)
 
@@ -111,7 +126,7 @@ def test_streaming_chat_request_and_reply(replay: str) -> None:
     b = backend(replay)
     pieces = list(b.stream([{"role": "system", "content": "rules"}, {"role": "user", "content": "question"}]))
     assert "".join(pieces) == "".join(CHAT_PIECES) and len(pieces) == 3
-    (_, path, body), = [r for r in Replay.requests if r[0] == "POST"]
+    ((_, path, body),) = [r for r in Replay.requests if r[0] == "POST"]
     assert path == "/api/chat" and body["model"] == "llama3.2" and body["stream"] is True
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
     assert body["options"]["num_predict"] == 123 and body["options"]["temperature"] == 0.0
@@ -145,7 +160,9 @@ def test_model_is_required() -> None:
 
 
 def test_engine_with_ollama_backend_end_to_end(replay: str, small_settings: rag.Settings) -> None:
-    settings = small_settings.with_(llm="ollama", llm_url=replay, llm_model="llama3.2", refuse_below=-1.0, min_confidence=0.0)
+    settings = small_settings.with_(
+        llm="ollama", llm_url=replay, llm_model="llama3.2", refuse_below=-1.0, min_confidence=0.0
+    )
     answer = rag.ask("How long did the China-Russia joint air patrol last?", settings=settings)
     assert answer.backend == "ollama:llama3.2" and answer.text.startswith("The whole mission lasted about eight hours.")
     doc = rag.get_engine(settings).index.catalog.document(answer.citations[0].doc_id)

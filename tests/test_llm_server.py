@@ -110,7 +110,9 @@ def test_unsupported_reply_falls_back_to_the_extractive_answer(llama_server, sma
     print("\nSmolLM2 answer (1 token):", answer.backend, answer.text, answer.notes, sep="\n  ")
     check(answer, engine)
     assert answer.backend == "extractive", (answer.backend, answer.text)
-    assert any(f"the openai:{server.MODEL_ALIAS} model wrote" in n and FALLBACK_NOTE in n for n in answer.notes), answer.notes
+    assert any(f"the openai:{server.MODEL_ALIAS} model wrote" in n and FALLBACK_NOTE in n for n in answer.notes), (
+        answer.notes
+    )
     assert not answer.refused and answer.citations, answer.text
 
 
@@ -167,11 +169,23 @@ def test_server_killed_mid_session_gives_note_and_extractive_answer(small_settin
 
 def test_cli_ask_json_with_the_server(llama_server, small_settings: rag.Settings) -> None:
     _, url = llama_server
-    env = {**os.environ, "RAG_LLM": "openai", "RAG_LLM_URL": url, "RAG_LLM_MAX_TOKENS": "60",
-           "RAG_LLM_TIMEOUT": "300", "RAG_K": "3", "RAG_REFUSE_BELOW": "-1", "RAG_INDEX_DIR": small_settings.index_dir}
+    env = {
+        **os.environ,
+        "RAG_LLM": "openai",
+        "RAG_LLM_URL": url,
+        "RAG_LLM_MAX_TOKENS": "60",
+        "RAG_LLM_TIMEOUT": "300",
+        "RAG_K": "3",
+        "RAG_REFUSE_BELOW": "-1",
+        "RAG_INDEX_DIR": small_settings.index_dir,
+    }
     out = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "ask", GEN_QUESTION, "--json"], env=env, capture_output=True, text=True,
-        timeout=600, check=True,
+        [sys.executable, "-m", "rag.cli", "ask", GEN_QUESTION, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
     )
     data = json.loads(out.stdout)
     assert data["backend"] == f"openai:{server.MODEL_ALIAS}", (data["backend"], data["text"], data["notes"])

@@ -194,7 +194,11 @@ def test_heading_lines_are_never_units() -> None:
 @pytest.mark.parametrize(
     "text, date, region",
     [
-        ("BEIJING, 30 Nov (Reuters) – China and Russia flew bombers on 29 November 2024 over the sea.", "2024-11-30", "East Asia"),
+        (
+            "BEIJING, 30 Nov (Reuters) – China and Russia flew bombers on 29 November 2024 over the sea.",
+            "2024-11-30",
+            "East Asia",
+        ),
         # No year in the dateline and none in the text for that month: no date.
         ("BEIJING, 30 Nov (Reuters) – China and Russia flew bombers. The first was in July 2019.", None, "East Asia"),
         # Two years offered for the dateline's month: no date.
@@ -206,9 +210,17 @@ def test_heading_lines_are_never_units() -> None:
         ("SPRINGFIELD, 5 Feb 2024 – The council met.", "2024-02-05", None),
         ("DHAKA – Border guards said on 5 February 2024 that shells fell.", "2024-02-05", "South Asia"),
         # The lead's one date; two in the lead: none; a date only further down: none.
-        ("Headline Here\nThe talks ended on 3 May 2023 in Lima.\nLater Section\nA new round on 9 June 2023 was set.", "2023-05-03", None),
+        (
+            "Headline Here\nThe talks ended on 3 May 2023 in Lima.\nLater Section\nA new round on 9 June 2023 was set.",
+            "2023-05-03",
+            None,
+        ),
         ("Headline Here\nThe talks ended on 3 May 2023 after the row of 2 May 2023.", None, None),
-        ("Headline Here\nThe talks ended in May.\nLater Section\nA new round on 9 June 2023 was set for the capitals.", None, None),
+        (
+            "Headline Here\nThe talks ended in May.\nLater Section\nA new round on 9 June 2023 was set for the capitals.",
+            None,
+            None,
+        ),
         # Explicit lines win.
         ("Date: 2024-12-02\nRegion: Arctic\nBEIJING, 30 Nov – Text on 29 November 2024.", "2024-12-02", "Arctic"),
     ],
@@ -339,11 +351,20 @@ def test_seed_aircraft_question_is_refused(seed_settings: rag.Settings) -> None:
 
 EXPECTED = {
     "23-singapore-strait-sea-robbery-measures.txt": (
-        "Four Navies Tighten the Night Watch Over the Singapore Strait", "2024-03-12", "Southeast Asia"),
+        "Four Navies Tighten the Night Watch Over the Singapore Strait",
+        "2024-03-12",
+        "Southeast Asia",
+    ),
     "24-bangladesh-myanmar-border-spillover.txt": (
-        "Bangladesh Reinforces Its Border as Myanmar's Fighting Spills Across", "2024-02-06", "South Asia"),
+        "Bangladesh Reinforces Its Border as Myanmar's Fighting Spills Across",
+        "2024-02-06",
+        "South Asia",
+    ),
     "25-moldova-drone-debris-radar-request.txt": (
-        "Moldova Seeks Radar Help After Drone Wreckage Falls Near Its Border", "2024-02-10", "Eastern Europe"),
+        "Moldova Seeks Radar Help After Drone Wreckage Falls Near Its Border",
+        "2024-02-10",
+        "Eastern Europe",
+    ),
 }
 
 
@@ -428,9 +449,20 @@ def test_seed_row_reads_with_its_own_section() -> None:
         if chunk.kind != "table":
             continue
         passage = Passage(
-            chunk_id=chunk.chunk_id, doc_id=doc.doc_id, source=doc.source, title=doc.title, date=doc.date,
-            region=doc.region, heading=chunk.heading, text=chunk.body, start=chunk.start, end=chunk.end,
-            score=1.0, rank=1, kind="table", context=chunk.context,
+            chunk_id=chunk.chunk_id,
+            doc_id=doc.doc_id,
+            source=doc.source,
+            title=doc.title,
+            date=doc.date,
+            region=doc.region,
+            heading=chunk.heading,
+            text=chunk.body,
+            start=chunk.start,
+            end=chunk.end,
+            score=1.0,
+            rank=1,
+            kind="table",
+            context=chunk.context,
         )
         unit = next(u for u in units_of(passage.text, passage.start) if u.kind == "row")
         written[chunk.heading] = compose(PATROL, Selection([Evidence(unit, passage, 1.0)], 1.0), [passage]).text

@@ -11,7 +11,6 @@ import pytest
 
 import rag
 from rag.evaluation.harness import public_settings, run_eval
-
 from ui import library
 
 from .conftest import CORPUS

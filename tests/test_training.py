@@ -30,18 +30,36 @@ ARTICLES = {
 }
 QUESTIONS = {
     "Harbor_Town": [
-        [("Who founded Harbor Town?", "Maria Lopez"), ("When did the port handle 4,000 ships a year?", "by 1900"),
-         ("Where does the lighthouse stand?", "Gull Point"), ("What is the harbour famous for?", "its quiet water")],
-        [("When did the Navy build a base at Harbor Town?", "1950"), ("Who commanded the base?", "Admiral James Cole"),
-         ("When did the base close?", "1994"), ("Who welcomed the change?", "Local fishermen")],
-        [("When does the old market sell fish?", "every morning"), ("Where do traders come from?", "Bay City and Elm Ridge"),
-         ("Who sets the prices?", "the guild")],
+        [
+            ("Who founded Harbor Town?", "Maria Lopez"),
+            ("When did the port handle 4,000 ships a year?", "by 1900"),
+            ("Where does the lighthouse stand?", "Gull Point"),
+            ("What is the harbour famous for?", "its quiet water"),
+        ],
+        [
+            ("When did the Navy build a base at Harbor Town?", "1950"),
+            ("Who commanded the base?", "Admiral James Cole"),
+            ("When did the base close?", "1994"),
+            ("Who welcomed the change?", "Local fishermen"),
+        ],
+        [
+            ("When does the old market sell fish?", "every morning"),
+            ("Where do traders come from?", "Bay City and Elm Ridge"),
+            ("Who sets the prices?", "the guild"),
+        ],
     ],
     "Mount_Kera": [
-        [("How high does Mount Kera rise?", "3,200 metres"), ("Who first climbed Mount Kera?", "Anna Berg"),
-         ("What covers the summit all year?", "snow"), ("How is the climb considered?", "difficult")],
-        [("When did a railway reach Mount Kera?", "1934"), ("Who built the railway?", "the Kera Railway Company"),
-         ("How many passengers did the line carry in its first season?", "80,000")],
+        [
+            ("How high does Mount Kera rise?", "3,200 metres"),
+            ("Who first climbed Mount Kera?", "Anna Berg"),
+            ("What covers the summit all year?", "snow"),
+            ("How is the climb considered?", "difficult"),
+        ],
+        [
+            ("When did a railway reach Mount Kera?", "1934"),
+            ("Who built the railway?", "the Kera Railway Company"),
+            ("How many passengers did the line carry in its first season?", "80,000"),
+        ],
     ],
     "Secret_Valley": [[("Who mapped Secret Valley?", "Peter Holm")]],
 }
@@ -66,7 +84,9 @@ def _squad(tmp: Path) -> tuple[Path, Path, Path]:
     sample.mkdir()
     # The third Harbor_Town paragraph is "in the SQuAD 2.0 sample": it must be left out.
     sample_ctx = ARTICLES["Harbor_Town"][2]
-    (sample / "queries.json").write_text(json.dumps({"queries": [{"id": "s1", "question": "x?", "context": sample_ctx}]}))
+    (sample / "queries.json").write_text(
+        json.dumps({"queries": [{"id": "s1", "question": "x?", "context": sample_ctx}]})
+    )
     heldout = tmp / "heldout.json"
     heldout.write_text(json.dumps({"titles": ["Secret_Valley"]}))
     return squad, sample, heldout
@@ -114,8 +134,13 @@ def test_attribute_checks():
     assert data.has_time("It was built in 1934.") and data.has_time("It opened in May.")
     assert not data.has_place("The climb is considered difficult.")
     assert data.has_place("Its lighthouse stands on Gull Point.")
-    assert dict(data.attribute_swaps("When did the base close?", "The climb is considered difficult.")).keys() >= {"number"}
-    assert data.attribute_swaps("When did the base close?", "The base closed in 1994 at Elm Ridge, they said.") == [] or True
+    assert dict(data.attribute_swaps("When did the base close?", "The climb is considered difficult.")).keys() >= {
+        "number"
+    }
+    assert (
+        data.attribute_swaps("When did the base close?", "The base closed in 1994 at Elm Ridge, they said.") == []
+        or True
+    )
 
 
 def test_leak_assert_fires(tmp_path):
@@ -132,8 +157,27 @@ def test_train_and_resume(tmp_path):
 
     squad, sample, heldout = _squad(tmp_path)
     out = tmp_path / "run"
-    base = ["train-reader", "--out", str(out), "--epochs", "1", "--seed", "13", "--max-examples", "64",
-            "--squad", str(squad), "--sample", str(sample), "--heldout", str(heldout), "--checkpoint-every", "1000", "--batch-size", "16"]
+    base = [
+        "train-reader",
+        "--out",
+        str(out),
+        "--epochs",
+        "1",
+        "--seed",
+        "13",
+        "--max-examples",
+        "64",
+        "--squad",
+        str(squad),
+        "--sample",
+        str(sample),
+        "--heldout",
+        str(heldout),
+        "--checkpoint-every",
+        "1000",
+        "--batch-size",
+        "16",
+    ]
     runner = CliRunner()
     # Batches of 16 (the mini slice has too few pairs for two of 32): stop after one step (a checkpoint
     # is written on stopping), then resume.
@@ -171,7 +215,9 @@ def _ship_and_load(run: Path, tmp_path: Path, built) -> None:
     assert meta["dtype"] == "float16" and 10e6 < meta["parameters"] < 12e6  # six layers and a head, not 22M
     assert dest.stat().st_size < 25e6 and 0 <= meta["threshold"] <= 1 and meta["validation"]["instances"] > 0
     reader = MiniLMReader(dest, dest.with_suffix(".json"))
-    p = reader.probabilities("Who founded Harbor Town?", ["Harbor Town. Harbor Town was founded by Maria Lopez in 1821.", "x"])
+    p = reader.probabilities(
+        "Who founded Harbor Town?", ["Harbor Town. Harbor Town was founded by Maria Lopez in 1821.", "x"]
+    )
     assert p.shape == (2,) and ((p >= 0) & (p <= 1)).all()
     dest.write_bytes(dest.read_bytes()[:-1] + bytes([dest.read_bytes()[-1] ^ 1]))  # one altered bit
     with pytest.raises(ReaderError, match="sha256"):
@@ -183,12 +229,27 @@ def test_tune_pairs(tmp_path):
 
     folder = tmp_path / "briefings"
     folder.mkdir()
-    (folder / "a.md").write_text("# Port Raid\n\nDate: 2024-01-02\n\n## Summary\n\nRaiders struck the port of Elm on 3 May 2024. "
-                                 "Two cranes burned.\n\n## Reactions\n\nThe mayor asked for help.\n")
+    (folder / "a.md").write_text(
+        "# Port Raid\n\nDate: 2024-01-02\n\n## Summary\n\nRaiders struck the port of Elm on 3 May 2024. "
+        "Two cranes burned.\n\n## Reactions\n\nThe mayor asked for help.\n"
+    )
     qs = tmp_path / "briefings.jsonl"
-    rows = [{"id": "q1", "question": "When did raiders strike the port?", "answer": "3 May 2024", "sources": ["a.md"],
-             "evidence": ["Raiders struck the port of Elm on 3 May 2024."]},
-            {"id": "q2", "question": "How many ships sank at Elm?", "answer": "NOT_IN_CORPUS", "sources": [], "evidence": []}]
+    rows = [
+        {
+            "id": "q1",
+            "question": "When did raiders strike the port?",
+            "answer": "3 May 2024",
+            "sources": ["a.md"],
+            "evidence": ["Raiders struck the port of Elm on 3 May 2024."],
+        },
+        {
+            "id": "q2",
+            "question": "How many ships sank at Elm?",
+            "answer": "NOT_IN_CORPUS",
+            "sources": [],
+            "evidence": [],
+        },
+    ]
     qs.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     ex = indomain.tune_examples(qs, folder)
     pos = [e for e in ex if e.label == 1]

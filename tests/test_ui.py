@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-import rag  # noqa: F401  (before gradio: offline settings)
-from rag.llm.server import free_port
 from gradio_client import Client, handle_file
+
+import rag
+from rag.llm.server import free_port
 from ui.app import start
 
 from .fixtures.hardening import skip_or_fail
@@ -299,7 +299,9 @@ def test_start_banner_says_whether_the_backend_answers(server) -> None:
     from ui.app import backend_banner
 
     assert "extractive" in backend_banner(rag.get_engine(server["settings"]))
-    dead = server["settings"].with_(llm="openai", llm_url=f"http://127.0.0.1:{free_port()}/v1", llm_model="m", llm_timeout=2.0)
+    dead = server["settings"].with_(
+        llm="openai", llm_url=f"http://127.0.0.1:{free_port()}/v1", llm_model="m", llm_timeout=2.0
+    )
     banner = backend_banner(rag.Engine(dead))
     assert "NOT READY" in banner and "cannot be reached" in banner, banner
 
@@ -329,9 +331,17 @@ def _chromium():
     options.binary_location = "/usr/bin/chromium"
     profile = tempfile.mkdtemp(prefix="ui-chromium-")
     for arg in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-        "--disable-default-apps", "--disable-extensions", "--window-size=1400,1000",
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+        "--disable-default-apps",
+        "--disable-extensions",
+        "--window-size=1400,1000",
         f"--user-data-dir={profile}",
     ):
         options.add_argument(arg)
@@ -380,12 +390,14 @@ def test_browser_chat_shows_markers_and_highlighted_quote(server) -> None:
         WebDriverWait(driver, 10).until(
             lambda d: d.execute_script(
                 "const r = document.getElementById(arguments[0]).getBoundingClientRect();"
-                "return r.top >= 0 && r.bottom <= window.innerHeight + 1;", card_id)
+                "return r.top >= 0 && r.bottom <= window.innerHeight + 1;",
+                card_id,
+            )
         )
         driver.find_element(By.CSS_SELECTOR, f"#{card_id} button.open-doc").click()
-        hit = WebDriverWait(driver, 30).until(
-            lambda d: d.find_elements(By.CSS_SELECTOR, "#briefing-viewer mark.hit")
-        )[0]
+        hit = WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#briefing-viewer mark.hit"))[
+            0
+        ]
         assert hit.text == quotes[0]
         time.sleep(1.0)  # let the smooth scroll settle before the picture
         driver.save_screenshot(str(OUTPUT / "ui-briefing.png"))
@@ -396,9 +408,7 @@ def test_browser_chat_shows_markers_and_highlighted_quote(server) -> None:
         like = driver.find_elements(By.CSS_SELECTOR, "#chat button[aria-label='Like'], #chat button[title='Like']")
         assert like, "no thumbs-up button on the answer"
         like[-1].click()
-        WebDriverWait(driver, 15).until(
-            lambda d: feedback.exists() and len(feedback.read_text().splitlines()) > before
-        )
+        WebDriverWait(driver, 15).until(lambda d: feedback.exists() and len(feedback.read_text().splitlines()) > before)
         record = json.loads(feedback.read_text().splitlines()[-1])
         assert record["rating"] == "up" and record["question"] == PATROL and record["citations"]
 

@@ -22,9 +22,20 @@ IMG = "<img src=x onerror=alert(1)>"
 
 
 def _citation(**over) -> dict:
-    c = dict(n=1, source="/data/evil <b>.md", title=f"T {SCRIPT}", date="2024-01-02", region=IMG,
-             passage=f"Before. The words {SCRIPT} were painted. After {IMG}.", quote=f"The words {SCRIPT} were painted.",
-             start=8, end=40, score=0.9, doc_id='x" onmouseover="alert(1)', chunk_id="c1")
+    c = dict(
+        n=1,
+        source="/data/evil <b>.md",
+        title=f"T {SCRIPT}",
+        date="2024-01-02",
+        region=IMG,
+        passage=f"Before. The words {SCRIPT} were painted. After {IMG}.",
+        quote=f"The words {SCRIPT} were painted.",
+        start=8,
+        end=40,
+        score=0.9,
+        doc_id='x" onmouseover="alert(1)',
+        chunk_id="c1",
+    )
     c.update(over)
     return c
 
@@ -37,10 +48,28 @@ def _no_live_html(out: str) -> None:
 
 def test_sources_panel_escapes_everything_from_the_briefing() -> None:
     answer = {
-        "question": f"q {SCRIPT}", "standalone_question": "", "text": "x [1]", "refused": False,
-        "notes": [IMG], "citations": [_citation()],
-        "passages": [dict(chunk_id="c2", doc_id="d2", source="/a/b.md", title=SCRIPT, date=None, region=None,
-                          heading=IMG, text=f"uncited {SCRIPT}", start=0, end=5, score=0.5, rank=2)],
+        "question": f"q {SCRIPT}",
+        "standalone_question": "",
+        "text": "x [1]",
+        "refused": False,
+        "notes": [IMG],
+        "citations": [_citation()],
+        "passages": [
+            dict(
+                chunk_id="c2",
+                doc_id="d2",
+                source="/a/b.md",
+                title=SCRIPT,
+                date=None,
+                region=None,
+                heading=IMG,
+                text=f"uncited {SCRIPT}",
+                start=0,
+                end=5,
+                score=0.5,
+                rank=2,
+            )
+        ],
     }
     out = render.sources_html(answer, 3, describe_filters(filters_from([IMG], "", "", [])))
     _no_live_html(out)
@@ -125,7 +154,9 @@ def test_stage_uploads_checks_type_size_and_stays_inside(tmp_path: Path) -> None
 
 def test_feedback_is_appended_as_json_lines(tmp_path: Path) -> None:
     settings = rag.Settings(index_dir=str(tmp_path), feedback_path="")
-    answer = Answer("Who?", "A did it. [1]", False, [Citation(1, "/s.md", "T", None, None, "p", "A did it.", 0, 9, 0.9)])
+    answer = Answer(
+        "Who?", "A did it. [1]", False, [Citation(1, "/s.md", "T", None, None, "p", "A did it.", 0, 9, 0.9)]
+    )
     record_feedback(settings, "up", answer.to_dict())
     record_feedback(settings, "down", answer.to_dict(), {"filters": {"region": ["X"]}})
     lines = [json.loads(x) for x in (tmp_path / "feedback.jsonl").read_text().splitlines()]

@@ -18,14 +18,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import rag  # first: rag.offline switches analytics and hub access off before gradio is imported
+import gradio as gr
+
+import rag
 from rag.config import Settings
 from rag.feedback import record_feedback
 from rag.loaders import SUPPORTED
 from rag.models import Answer
 from rag.users import Users
-
-import gradio as gr  # noqa: E402  (after rag, on purpose)
 
 from . import render
 from .library import delete_document, ingest_uploads, reindex_document
@@ -196,8 +196,14 @@ class ChatApp:
         docs = self.engine.index.documents()
         names = display_names(d.source for d in docs)
         return [
-            [d.title, d.date or "", d.region or "", d.n_chunks,
-             datetime.fromtimestamp(d.ingested_at).strftime("%Y-%m-%d %H:%M"), names[d.source]]
+            [
+                d.title,
+                d.date or "",
+                d.region or "",
+                d.n_chunks,
+                datetime.fromtimestamp(d.ingested_at).strftime("%Y-%m-%d %H:%M"),
+                names[d.source],
+            ]
             for d in docs
         ]
 
@@ -239,8 +245,9 @@ class ChatApp:
             log.error("answering %r failed:\n%s", question, traceback.format_exc())
             chat[turn] = {
                 "role": "assistant",
-                "content": render.error_markdown("Something went wrong while answering. "
-                                                 "The error is in the server log; try again or rephrase."),
+                "content": render.error_markdown(
+                    "Something went wrong while answering. The error is in the server log; try again or rephrase."
+                ),
             }
             yield gr.update(), chat, gr.update(), session
             return
@@ -251,7 +258,9 @@ class ChatApp:
         data = public_answer(answer.to_dict(), self.names())
         data["filters"] = filters
         cited = {c.n for c in answer.citations}
-        content = render.answer_markdown(answer.text, turn, cited) + render.verdict_markdown(answer.refused, answer.confidence)
+        content = render.answer_markdown(answer.text, turn, cited) + render.verdict_markdown(
+            answer.refused, answer.confidence
+        )
         chat[turn] = {"role": "assistant", "content": content}
         session = {
             **session,
@@ -288,7 +297,9 @@ class ChatApp:
         else:  # un-liking, or an option we do not offer
             return
         record_feedback(self.settings, rating, data, {"filters": data.get("filters") or {}})
-        gr.Info("Thanks: feedback saved." if rating == "up" else "Thanks: feedback saved; it goes into the evaluation set.")
+        gr.Info(
+            "Thanks: feedback saved." if rating == "up" else "Thanks: feedback saved; it goes into the evaluation set."
+        )
 
     def clear(self):
         return [], new_session(), render.EMPTY_SOURCES, "", gr.update(open=False, label="Briefing")
@@ -351,8 +362,10 @@ class ChatApp:
         progress(0, desc="Re-indexing")
         report = reindex_document(self.engine, doc_id)
         icon = "⚠️" if report.failed else "✅"
-        return self._library_outputs(render.report_rows(report), f"{icon} re-indexed: " +
-                                     ", ".join(f"{n} {s}" for s, n in report.counts().items() if n))
+        return self._library_outputs(
+            render.report_rows(report),
+            f"{icon} re-indexed: " + ", ".join(f"{n} {s}" for s, n in report.counts().items() if n),
+        )
 
     def refresh(self, request: gr.Request | None = None):
         """On page load: the index may have changed since the app was built (uploads, `rag ingest`).
@@ -397,65 +410,79 @@ def build_app(settings: Settings, users: Users | None = None) -> gr.Blocks:
 
     with gr.Blocks(title="Briefing Q&A", analytics_enabled=False, fill_width=True) as demo:
         session = gr.State(new_session())
-        gr.Markdown("## Briefing Q&A\nAnswers come only from the indexed briefings; every sentence is cited. "
-                    "Click a marker like [1] to see its source.")
+        gr.Markdown(
+            "## Briefing Q&A\nAnswers come only from the indexed briefings; every sentence is cited. "
+            "Click a marker like [1] to see its source."
+        )
         with gr.Tabs():
-            with gr.Tab("Chat", id="chat"):
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=3, min_width=380):
-                        chatbot = gr.Chatbot(
-                            label="Conversation",
-                            elem_id="chat",
-                            height="62vh",
-                            latex_delimiters=[],
-                            sanitize_html=True,
-                            examples=[{"text": q} for q in app.examples()],
-                            placeholder="Ask about the briefings, or pick an example below.",
-                            feedback_options=("Like", "Dislike"),
-                            buttons=["copy"],
+            with gr.Tab("Chat", id="chat"), gr.Row(equal_height=False):
+                with gr.Column(scale=3, min_width=380):
+                    chatbot = gr.Chatbot(
+                        label="Conversation",
+                        elem_id="chat",
+                        height="62vh",
+                        latex_delimiters=[],
+                        sanitize_html=True,
+                        examples=[{"text": q} for q in app.examples()],
+                        placeholder="Ask about the briefings, or pick an example below.",
+                        feedback_options=("Like", "Dislike"),
+                        buttons=["copy"],
+                    )
+                    with gr.Row():
+                        message = gr.Textbox(
+                            placeholder="Ask a question about the briefings…",
+                            show_label=False,
+                            lines=1,
+                            max_lines=4,
+                            scale=5,
+                            elem_id="question",
+                            autofocus=True,
                         )
+                        send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask-btn")
+                    with gr.Row():
+                        clear = gr.Button("Clear conversation", size="sm", elem_id="clear-btn")
+                    with gr.Accordion("Filters", open=False):
                         with gr.Row():
-                            message = gr.Textbox(
-                                placeholder="Ask a question about the briefings…",
-                                show_label=False,
-                                lines=1,
-                                max_lines=4,
-                                scale=5,
-                                elem_id="question",
-                                autofocus=True,
+                            regions = gr.Dropdown(
+                                choices=app.regions(),
+                                multiselect=True,
+                                label="Region",
+                                elem_id="f-region",
+                                allow_custom_value=True,
                             )
-                            send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask-btn")
+                            sources = gr.Dropdown(
+                                choices=app.doc_choices(),
+                                multiselect=True,
+                                label="Briefings",
+                                elem_id="f-docs",
+                                allow_custom_value=True,
+                            )
                         with gr.Row():
-                            clear = gr.Button("Clear conversation", size="sm", elem_id="clear-btn")
-                        with gr.Accordion("Filters", open=False):
-                            with gr.Row():
-                                regions = gr.Dropdown(
-                                    choices=app.regions(), multiselect=True, label="Region", elem_id="f-region",
-                                    allow_custom_value=True
-                                )
-                                sources = gr.Dropdown(
-                                    choices=app.doc_choices(), multiselect=True, label="Briefings", elem_id="f-docs",
-                                    allow_custom_value=True
-                                )
-                            with gr.Row():
-                                date_from = gr.Textbox(label="Dated from", placeholder="YYYY-MM-DD", elem_id="f-from")
-                                date_to = gr.Textbox(label="Dated to", placeholder="YYYY-MM-DD", elem_id="f-to")
-                            reset_filters = gr.Button("Reset filters", size="sm")
-                    with gr.Column(scale=2, min_width=320, elem_classes=["src-panel"]):
-                        gr.Markdown("### Sources")
-                        sources_panel = gr.HTML(
-                            render.EMPTY_SOURCES, elem_id="sources", js_on_load=SOURCES_JS, padding=False
-                        )
-                        with gr.Accordion("Briefing", open=False) as viewer_box:
-                            viewer = gr.HTML("", elem_id="briefing-viewer", js_on_load=None)
+                            date_from = gr.Textbox(label="Dated from", placeholder="YYYY-MM-DD", elem_id="f-from")
+                            date_to = gr.Textbox(label="Dated to", placeholder="YYYY-MM-DD", elem_id="f-to")
+                        reset_filters = gr.Button("Reset filters", size="sm")
+                with gr.Column(scale=2, min_width=320, elem_classes=["src-panel"]):
+                    gr.Markdown("### Sources")
+                    sources_panel = gr.HTML(
+                        render.EMPTY_SOURCES, elem_id="sources", js_on_load=SOURCES_JS, padding=False
+                    )
+                    with gr.Accordion("Briefing", open=False) as viewer_box:
+                        viewer = gr.HTML("", elem_id="briefing-viewer", js_on_load=None)
             with gr.Tab("Library", id="library"):
                 summary = gr.Markdown(app.library_summary())
                 library = gr.Dataframe(
-                    value=app.library_rows(), headers=LIBRARY_HEADERS, type="array", interactive=False,
-                    wrap=True, elem_id="library-table", column_widths=["38%", "10%", "12%", "8%", "13%", "19%"],
+                    value=app.library_rows(),
+                    headers=LIBRARY_HEADERS,
+                    type="array",
+                    interactive=False,
+                    wrap=True,
+                    elem_id="library-table",
+                    column_widths=["38%", "10%", "12%", "8%", "13%", "19%"],
                 )
-                readers_note = gr.Markdown("Logged in as a reader: you can ask questions; an editor adds, "
-                                           "re-indexes and deletes briefings.", visible=False)
+                readers_note = gr.Markdown(
+                    "Logged in as a reader: you can ask questions; an editor adds, re-indexes and deletes briefings.",
+                    visible=False,
+                )
                 with gr.Row() as library_controls:
                     with gr.Column():
                         gr.Markdown(
@@ -472,14 +499,24 @@ def build_app(settings: Settings, users: Users | None = None) -> gr.Blocks:
                         upload_btn = gr.Button("Add to the index", variant="primary")
                     with gr.Column():
                         gr.Markdown("**One briefing**")
-                        doc_pick = gr.Dropdown(choices=app.doc_choices(by="doc_id"), label="Briefing", elem_id="doc-pick",
-                                                   allow_custom_value=True)
+                        doc_pick = gr.Dropdown(
+                            choices=app.doc_choices(by="doc_id"),
+                            label="Briefing",
+                            elem_id="doc-pick",
+                            allow_custom_value=True,
+                        )
                         with gr.Row():
                             reindex_btn = gr.Button("Re-index")
                             delete_btn = gr.Button("Delete", variant="stop", elem_id="delete-btn")
                 library_msg = gr.Markdown("")
-                report = gr.Dataframe(headers=REPORT_HEADERS, type="array", interactive=False, visible=False,
-                                      label="Per-file result", wrap=True)
+                report = gr.Dataframe(
+                    headers=REPORT_HEADERS,
+                    type="array",
+                    interactive=False,
+                    visible=False,
+                    label="Per-file result",
+                    wrap=True,
+                )
 
         # -- chat events -----------------------------------------------------------------
         chat_inputs = [message, chatbot, session, regions, date_from, date_to, sources]
@@ -499,8 +536,9 @@ def build_app(settings: Settings, users: Users | None = None) -> gr.Blocks:
         clear.click(app.clear, None, [chatbot, session, sources_panel, viewer, viewer_box], api_visibility="private")
         # The chatbot's own trash button empties the messages; forget the history with them.
         chatbot.clear(app.clear, None, [chatbot, session, sources_panel, viewer, viewer_box], api_visibility="private")
-        reset_filters.click(lambda: (None, None, "", ""), None, [regions, sources, date_from, date_to],
-                            api_visibility="private")
+        reset_filters.click(
+            lambda: (None, None, "", ""), None, [regions, sources, date_from, date_to], api_visibility="private"
+        )
 
         sources_panel.click(app.open_from_sources, None, [viewer, viewer_box], api_visibility="private").then(
             None, js=SCROLL_TO_HIT
@@ -511,19 +549,34 @@ def build_app(settings: Settings, users: Users | None = None) -> gr.Blocks:
         upload_btn.click(app.upload, [upload_files], lib_outputs, api_name="upload", concurrency_id="library")
         reindex_btn.click(app.reindex, [doc_pick], lib_outputs, api_name="reindex", concurrency_id="library")
         delete_btn.click(
-            app.delete, [doc_pick], lib_outputs, api_name="delete", concurrency_id="library",
+            app.delete,
+            [doc_pick],
+            lib_outputs,
+            api_name="delete",
+            concurrency_id="library",
             js="(d) => (d && confirm('Remove this briefing from the index?')) ? d : null",
         )
-        demo.load(app.refresh, None, [regions, sources, library, summary, doc_pick, chatbot, library_controls, readers_note],
-                  api_visibility="private")
+        demo.load(
+            app.refresh,
+            None,
+            [regions, sources, library, summary, doc_pick, chatbot, library_controls, readers_note],
+            api_visibility="private",
+        )
 
         # -- JSON API --------------------------------------------------------------------
-        gr.api(app.api_ask, api_name="ask", concurrency_id="ask",
-               api_description="Answer a question from the briefings; returns Answer.to_dict(): "
-                               "text with [n] markers, refused, citations (n, title, date, region, source, "
-                               "quote, start, end, passage, ...), passages, timings.")
-        gr.api(app.briefing, api_name="briefing",
-               api_description="A whole briefing as escaped HTML, with the span start:end highlighted.")
+        gr.api(
+            app.api_ask,
+            api_name="ask",
+            concurrency_id="ask",
+            api_description="Answer a question from the briefings; returns Answer.to_dict(): "
+            "text with [n] markers, refused, citations (n, title, date, region, source, "
+            "quote, start, end, passage, ...), passages, timings.",
+        )
+        gr.api(
+            app.briefing,
+            api_name="briefing",
+            api_description="A whole briefing as escaped HTML, with the span start:end highlighted.",
+        )
     demo.chat_app = app  # for tests and the CLI
     return demo
 
@@ -542,8 +595,10 @@ def check_exposure(host: str, users: Users, no_auth: bool = False) -> str | None
     if users or is_loopback(host):
         return None
     if no_auth:
-        return (f"WARNING: serving on {host} with no login (--no-auth): anyone who can reach the port can "
-                "read, upload, delete and re-index briefings.")
+        return (
+            f"WARNING: serving on {host} with no login (--no-auth): anyone who can reach the port can "
+            "read, upload, delete and re-index briefings."
+        )
     raise ValueError(
         f"--host {host} is reachable from other machines and no login is configured. Create logins with "
         "`rag users add NAME --role editor` and set RAG_UI_USERS to that file (or RAG_UI_AUTH=user:password "
@@ -588,12 +643,23 @@ def backend_banner(engine: rag.Engine) -> str:
         return "answers: extractive (no model server needed)"
     problem = engine.check_llm()
     name = engine.settings.llm
-    return f"answers: {name} backend NOT READY: {problem}; until it is, answers are extractive" if problem else \
-        f"answers: {name} backend ready"
+    return (
+        f"answers: {name} backend NOT READY: {problem}; until it is, answers are extractive"
+        if problem
+        else f"answers: {name} backend ready"
+    )
 
 
-def start(settings: Settings, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True, warm: bool = True,
-          quiet: bool = False, no_auth: bool = False) -> gr.Blocks:
+def start(
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    *,
+    block: bool = True,
+    warm: bool = True,
+    quiet: bool = False,
+    no_auth: bool = False,
+) -> gr.Blocks:
     """Build, warm and launch the app; with ``block=False`` returns once it is serving.
 
     Raises ValueError, before any model loads, for a bad users file or a
@@ -612,6 +678,11 @@ def start(settings: Settings, host: str = "127.0.0.1", port: int = 7860, *, bloc
         if not quiet:
             print(f"models loaded in {took:.1f} s", flush=True)
     demo.queue(default_concurrency_limit=1)
-    demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=quiet,
-                **launch_kwargs(settings, demo.chat_app.users))
+    demo.launch(
+        server_name=host,
+        server_port=port,
+        prevent_thread_lock=not block,
+        quiet=quiet,
+        **launch_kwargs(settings, demo.chat_app.users),
+    )
     return demo

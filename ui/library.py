@@ -91,7 +91,9 @@ def stage_uploads(files: list[Any], index_dir: str, max_file_mb: float) -> Stage
             with open(temp_path, "rb") as fh:
                 data = fh.read()
         except OSError as exc:
-            staged.rejected.append(FileResult(name, "failed", f"{name}: could not read the upload ({exc.strerror or exc})"))
+            staged.rejected.append(
+                FileResult(name, "failed", f"{name}: could not read the upload ({exc.strerror or exc})")
+            )
             continue
         magic = _MAGIC.get(suffix)
         if magic and not data.startswith(magic):
@@ -108,7 +110,11 @@ def stage_uploads(files: list[Any], index_dir: str, max_file_mb: float) -> Stage
             try:
                 load(target, data)
             except Exception as exc:  # noqa: BLE001 - whatever the loader raises, the upload is refused
-                why = str(exc) if isinstance(exc, LoadError) else f"{name}: could not be read ({type(exc).__name__}: {exc})"
+                why = (
+                    str(exc)
+                    if isinstance(exc, LoadError)
+                    else f"{name}: could not be read ({type(exc).__name__}: {exc})"
+                )
                 staged.rejected.append(FileResult(name, "failed", f"{why}; {KEPT}"))
                 continue
             backup = _copy_aside(target, target_dir)
@@ -137,7 +143,7 @@ def _paths_of(item: Any) -> tuple[str, str]:
     if isinstance(item, dict):
         path = item.get("path") or item.get("name")
         return path, item.get("orig_name") or path
-    path = getattr(item, "path", None) or getattr(item, "name")
+    path = getattr(item, "path", None) or item.name
     return path, getattr(item, "orig_name", None) or path
 
 
@@ -201,7 +207,9 @@ def reindex_document(engine: Any, doc_id: str) -> IngestReport:
             return IngestReport(files=[FileResult(doc_id, "failed", "that briefing is not in the index")])
         if not Path(info.source).exists():
             return IngestReport(
-                files=[FileResult(info.source, "failed", f"{Path(info.source).name} is gone from disk; delete it instead")]
+                files=[
+                    FileResult(info.source, "failed", f"{Path(info.source).name} is gone from disk; delete it instead")
+                ]
             )
         report = engine.ingest([info.source])
         if report.unchanged:

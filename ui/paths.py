@@ -36,8 +36,10 @@ def public_answer(data: dict[str, Any], names: dict[str, str]) -> dict[str, Any]
     """``Answer.to_dict()`` with every ``source`` written as its display name."""
     out = dict(data)
     for key in ("citations", "closest", "passages"):
-        out[key] = [{**item, "source": names.get(item.get("source", ""), _tail(item.get("source", "")))}
-                    for item in data.get(key) or []]
+        out[key] = [
+            {**item, "source": names.get(item.get("source", ""), _tail(item.get("source", "")))}
+            for item in data.get(key) or []
+        ]
     return out
 
 

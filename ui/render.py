@@ -90,23 +90,18 @@ def _highlight(passage: str, quote: str) -> str:
     if quote:
         at = passage.find(quote)
         if at >= 0:
-            return (
-                esc(passage[:at])
-                + f'<mark class="quote">{esc(quote)}</mark>'
-                + esc(passage[at + len(quote) :])
-            )
+            return esc(passage[:at]) + f'<mark class="quote">{esc(quote)}</mark>' + esc(passage[at + len(quote) :])
         return f'<mark class="quote">{esc(quote)}</mark><span class="rest">{esc(passage)}</span>'
     return esc(passage)
 
 
 def _meta(title: str, date: str | None, region: str | None, source: str) -> str:
-    bits = [f'<span class="date">{esc(date)}</span>' if date else "",
-            f'<span class="region">{esc(region)}</span>' if region else "",
-            f'<span class="file" title="{esc(source)}">{esc(file_name(source))}</span>']
-    return (
-        f'<div class="card-title">{esc(title)}</div>'
-        f'<div class="card-meta">{" · ".join(b for b in bits if b)}</div>'
-    )
+    bits = [
+        f'<span class="date">{esc(date)}</span>' if date else "",
+        f'<span class="region">{esc(region)}</span>' if region else "",
+        f'<span class="file" title="{esc(source)}">{esc(file_name(source))}</span>',
+    ]
+    return f'<div class="card-title">{esc(title)}</div><div class="card-meta">{" · ".join(b for b in bits if b)}</div>'
 
 
 def _quoted_sentence(c: dict, n_attr: str = "") -> str:
@@ -183,8 +178,10 @@ def sources_html(answer: dict | None, turn: int | None, filters_note: str = "") 
     elif answer.get("refused"):
         parts.append('<div class="sources-empty">No passage in the briefings supports an answer.</div>')
     if closest:
-        parts.append('<div class="closest-head">Closest evidence: these sentences come nearest, '
-                     "but do not answer the question</div>")
+        parts.append(
+            '<div class="closest-head">Closest evidence: these sentences come nearest, '
+            "but do not answer the question</div>"
+        )
         parts += [closest_card(c) for c in closest]
     cited_chunks = {c.get("chunk_id") for c in citations + closest}
     others = [p for p in answer.get("passages") or [] if p.get("chunk_id") not in cited_chunks]
@@ -205,14 +202,10 @@ def briefing_html(doc: Any, start: int | None = None, end: int | None = None, so
     if doc is None:
         return '<div class="sources-empty">That briefing is no longer in the index.</div>'
     text = doc.text or ""
-    head = (
-        f'<div class="briefing-head">{_meta(doc.title, doc.date, doc.region, source or file_name(doc.source))}</div>'
-    )
+    head = f'<div class="briefing-head">{_meta(doc.title, doc.date, doc.region, source or file_name(doc.source))}</div>'
     if start is not None and end is not None and 0 <= start < end <= len(text):
         body = (
-            esc(text[:start])
-            + f'<mark class="hit" id="briefing-hit">{esc(text[start:end])}</mark>'
-            + esc(text[end:])
+            esc(text[:start]) + f'<mark class="hit" id="briefing-hit">{esc(text[start:end])}</mark>' + esc(text[end:])
         )
     else:
         body = esc(text)

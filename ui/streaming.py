@@ -53,9 +53,7 @@ def stream_answer(
         for item in ask_stream(question, history=history, filters=filters, k=k):
             if isinstance(item, tuple) and len(item) == 2:
                 kind, value = item
-                if kind == "delta" and isinstance(value, str):
-                    yield value
-                elif kind == "answer":
+                if kind == "delta" and isinstance(value, str) or kind == "answer":
                     yield value
             elif isinstance(item, (str, Answer)):
                 yield item

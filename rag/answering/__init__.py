@@ -16,5 +16,16 @@ from .readers import Reader, ReaderError, get_reader
 from .refusal import REFUSAL, refusal
 from .selection import Selection, select
 
-__all__ = ["REFUSAL", "Evidence", "Reader", "ReaderError", "Selection", "absent_names", "compose", "get_reader",
-           "refusal", "score_evidence", "select"]
+__all__ = [
+    "REFUSAL",
+    "Evidence",
+    "Reader",
+    "ReaderError",
+    "Selection",
+    "absent_names",
+    "compose",
+    "get_reader",
+    "refusal",
+    "score_evidence",
+    "select",
+]

@@ -34,6 +34,11 @@ def compose(question: str, selection: Selection, passages: list[Passage]) -> Ans
         elif text[-1:] not in ".!?":
             text += "."
         sentences.append(f"{text} [{n}]")
-    return Answer(question=question, text=" ".join(sentences), refused=False,
-                  citations=[e.cite(n) for n, e in enumerate(ordered, start=1)], passages=passages,
-                  confidence=selection.confidence)
+    return Answer(
+        question=question,
+        text=" ".join(sentences),
+        refused=False,
+        citations=[e.cite(n) for n, e in enumerate(ordered, start=1)],
+        passages=passages,
+        confidence=selection.confidence,
+    )

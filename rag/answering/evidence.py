@@ -35,9 +35,20 @@ class Evidence:
 
     def cite(self, n: int) -> Citation:
         p = self.passage
-        return Citation(n=n, source=p.source, title=p.title, date=p.date, region=p.region, passage=p.text,
-                        quote=self.unit.text, start=self.unit.start, end=self.unit.end, score=round(self.score, 4),
-                        doc_id=p.doc_id, chunk_id=p.chunk_id)
+        return Citation(
+            n=n,
+            source=p.source,
+            title=p.title,
+            date=p.date,
+            region=p.region,
+            passage=p.text,
+            quote=self.unit.text,
+            start=self.unit.start,
+            end=self.unit.end,
+            score=round(self.score, 4),
+            doc_id=p.doc_id,
+            chunk_id=p.chunk_id,
+        )
 
 
 class _VectorCache:

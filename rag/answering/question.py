@@ -39,13 +39,63 @@ _MONEY_QUESTION = re.compile(
     re.I,
 )
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
-CORRECTION = re.compile(r"\b(?:correct(?:ed|ion)|revis(?:ed|ion)|updated|later (?:said|put|gave|confirmed)|amended)\b", re.I)
+CORRECTION = re.compile(
+    r"\b(?:correct(?:ed|ion)|revis(?:ed|ion)|updated|later (?:said|put|gave|confirmed)|amended)\b", re.I
+)
 # Words that open or link a question: a capitalised one ("Which", "According") is not a name.
 _QUESTION_WORDS = {
-    "who", "what", "when", "where", "which", "why", "how", "did", "does", "do", "is", "are", "was", "were",
-    "and", "the", "a", "an", "in", "of", "on", "for", "to", "by", "with", "according", "briefing", "briefings",
-    "tell", "give", "list", "name", "can", "could", "would", "should", "has", "have", "had", "i", "me", "it",
-    "whom", "whose", "both", "each", "compare", "between", "two", "three", "after", "before",
+    "who",
+    "what",
+    "when",
+    "where",
+    "which",
+    "why",
+    "how",
+    "did",
+    "does",
+    "do",
+    "is",
+    "are",
+    "was",
+    "were",
+    "and",
+    "the",
+    "a",
+    "an",
+    "in",
+    "of",
+    "on",
+    "for",
+    "to",
+    "by",
+    "with",
+    "according",
+    "briefing",
+    "briefings",
+    "tell",
+    "give",
+    "list",
+    "name",
+    "can",
+    "could",
+    "would",
+    "should",
+    "has",
+    "have",
+    "had",
+    "i",
+    "me",
+    "it",
+    "whom",
+    "whose",
+    "both",
+    "each",
+    "compare",
+    "between",
+    "two",
+    "three",
+    "after",
+    "before",
 }
 # Adjective endings of place names ("Chinese", "Russian", "Ukrainian", "Israeli",
 # "British", "Dutch" aside): a name and its adjective are the same party.
@@ -66,7 +116,9 @@ def question_cues(question: str) -> set[str]:
         cues.add("where")
     if re.search(r"\bwhen\b|\bwhat (?:date|day|year|month)\b|\bwhich (?:date|day|year|month)\b", q):
         cues.add("when")
-    if re.search(r"\bhow (?:many|much|long|far|large|big)\b|\bwhat (?:number|percentage|share|figure|amount|size)\b", q):
+    if re.search(
+        r"\bhow (?:many|much|long|far|large|big)\b|\bwhat (?:number|percentage|share|figure|amount|size)\b", q
+    ):
         cues.add("number")
     return cues
 

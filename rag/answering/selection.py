@@ -26,7 +26,6 @@ from .question import (
 )
 from .readers import Reader
 
-
 _NOT_STATED = "The closest passages do not state it."
 
 
@@ -115,7 +114,9 @@ def select(
     top = ranked[0]
     if top.score < floor:
         return Selection([], confidence, _NOT_STATED, closest)
-    if reader is not None and confidence < (settings.min_confidence if settings.min_confidence >= 0 else reader.threshold):
+    if reader is not None and confidence < (
+        settings.min_confidence if settings.min_confidence >= 0 else reader.threshold
+    ):
         return Selection([], confidence, _NOT_STATED, closest)
     q_terms = terms(question)
     cues = question_cues(question)
@@ -161,7 +162,9 @@ def select(
             (
                 e
                 for e in ranked
-                if e.score >= floor * 0.8 and e.passage.doc_id in docs and e not in chosen
+                if e.score >= floor * 0.8
+                and e.passage.doc_id in docs
+                and e not in chosen
                 and answers_kind(question, [e.unit.readable()])
             ),
             None,

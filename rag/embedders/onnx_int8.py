@@ -212,7 +212,6 @@ def _seed_from(shared: Path, folder: Path) -> bool:
 
 def build(folder: Path) -> dict:
     """Export, quantise, verify against torch, then publish ``folder`` atomically."""
-    import onnxruntime as ort
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel

@@ -216,7 +216,9 @@ def rank_documents(passages, depth: int) -> list[tuple[str, float]]:
     return list(seen.items())
 
 
-def retrieve(index, query: str, retriever: str, depth: int = 100, total_chunks: int | None = None) -> list[tuple[str, float]]:
+def retrieve(
+    index, query: str, retriever: str, depth: int = 100, total_chunks: int | None = None
+) -> list[tuple[str, float]]:
     """Top ``depth`` documents; asks for more chunks until ``depth`` distinct documents are found."""
     from rag.catalog import Filters
     from rag.retrieval import SEARCHES
@@ -252,7 +254,9 @@ def read_trec(path: Path) -> dict[str, dict[str, float]]:
     return run
 
 
-def score_run(qrels: dict[str, dict[str, int]], run: dict[str, list[tuple[str, float]]], metrics=METRICS) -> dict[str, float]:
+def score_run(
+    qrels: dict[str, dict[str, int]], run: dict[str, list[tuple[str, float]]], metrics=METRICS
+) -> dict[str, float]:
     """Mean metrics with ranx; a query with no result counts as 0."""
     from ranx import Qrels, Run, evaluate
 
@@ -346,7 +350,11 @@ def run_beir(
         chunks=total_chunks,
         index_dir=str(isettings.index_path),
         run_file=str(run_out) if run_out else None,
-        seconds={"index": round(t_index, 1), "retrieve": round(t_search, 1), "per_query_ms": round(1000 * t_search / max(len(qids), 1), 1)},
+        seconds={
+            "index": round(t_index, 1),
+            "retrieve": round(t_search, 1),
+            "per_query_ms": round(1000 * t_search / max(len(qids), 1), 1),
+        },
         settings={
             "chunk_tokens": isettings.chunk_tokens,
             "chunk_overlap": isettings.chunk_overlap,

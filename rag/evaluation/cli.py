@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -25,31 +25,63 @@ Examples:
 
 def eval_command(
     paths: Annotated[
-        Optional[list[Path]],
+        list[Path] | None,
         typer.Argument(help="QUESTIONS.jsonl, or with --compare two report.json files", show_default=False),
     ] = None,
-    index: Annotated[Optional[str], typer.Option("--index", help="Index folder (default: RAG_INDEX_DIR or ./.rag-index); with --beir, the cache folder; with --squad/--squad2, the cache folder (default: RAG_CACHE_DIR)")] = None,
-    out: Annotated[Path, typer.Option("--out", help="Folder for report.json, report.md, report.html")] = Path("eval-report"),
-    k: Annotated[Optional[int], typer.Option("--k", help="Passages retrieved per question (default: RAG_K)")] = None,
+    index: Annotated[
+        str | None,
+        typer.Option(
+            "--index",
+            help="Index folder (default: RAG_INDEX_DIR or ./.rag-index); with --beir, the cache folder; with --squad/--squad2, the cache folder (default: RAG_CACHE_DIR)",
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for report.json, report.md, report.html")] = Path(
+        "eval-report"
+    ),
+    k: Annotated[int | None, typer.Option("--k", help="Passages retrieved per question (default: RAG_K)")] = None,
     fail_under: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option(
             "--fail-under",
             help="metric=value; exit 1 if the metric is below the bar (a ceiling for answerable_wrongly_refused and latency.*). Repeatable.",
         ),
     ] = None,
-    ingest: Annotated[Optional[str], typer.Option("--ingest", help="Ingest this folder first (default: the briefings beside the questions, when the index is empty)")] = None,
-    compare: Annotated[bool, typer.Option("--compare", help="Print per-metric differences between two report.json files")] = False,
-    beir: Annotated[Optional[Path], typer.Option("--beir", help="A BEIR folder (corpus.jsonl, queries.jsonl, qrels/)")] = None,
+    ingest: Annotated[
+        str | None,
+        typer.Option(
+            "--ingest",
+            help="Ingest this folder first (default: the briefings beside the questions, when the index is empty)",
+        ),
+    ] = None,
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Print per-metric differences between two report.json files")
+    ] = False,
+    beir: Annotated[
+        Path | None, typer.Option("--beir", help="A BEIR folder (corpus.jsonl, queries.jsonl, qrels/)")
+    ] = None,
     split: Annotated[str, typer.Option("--split", help="BEIR qrels split")] = "test",
     retriever: Annotated[str, typer.Option("--retriever", help="BEIR: dense | bm25 | hybrid")] = "hybrid",
-    run_out: Annotated[Optional[Path], typer.Option("--run-out", help="BEIR: write the TREC run file here")] = None,
-    squad2: Annotated[Optional[Path], typer.Option("--squad2", help="A SQuAD 2.0 sample folder (queries.json, ground_truth.json)")] = None,
-    squad: Annotated[
-        Optional[Path], typer.Option("--squad", help="SQuAD v1.1 dev-v1.1.json or its folder: the held-out articles of corpus/heldout/squad_articles.json")
+    run_out: Annotated[Path | None, typer.Option("--run-out", help="BEIR: write the TREC run file here")] = None,
+    squad2: Annotated[
+        Path | None, typer.Option("--squad2", help="A SQuAD 2.0 sample folder (queries.json, ground_truth.json)")
     ] = None,
-    closed: Annotated[bool, typer.Option("--closed", help="SQuAD: retrieve only from the question's own context (as published reader scores do)")] = False,
-    chunk_tokens: Annotated[Optional[int], typer.Option("--chunk-tokens", help="Override RAG_CHUNK_TOKENS (BEIR indexes are cached per value)")] = None,
+    squad: Annotated[
+        Path | None,
+        typer.Option(
+            "--squad",
+            help="SQuAD v1.1 dev-v1.1.json or its folder: the held-out articles of corpus/heldout/squad_articles.json",
+        ),
+    ] = None,
+    closed: Annotated[
+        bool,
+        typer.Option(
+            "--closed", help="SQuAD: retrieve only from the question's own context (as published reader scores do)"
+        ),
+    ] = False,
+    chunk_tokens: Annotated[
+        int | None,
+        typer.Option("--chunk-tokens", help="Override RAG_CHUNK_TOKENS (BEIR indexes are cached per value)"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON")] = False,
 ) -> None:
     """Measure answers, citations, refusals and latency on a question set; or run a BEIR benchmark or SQuAD."""
@@ -58,7 +90,7 @@ def eval_command(
     from rag.config import Settings
 
     console = Console(stderr=True)
-    say = (lambda msg: console.print(msg, highlight=False))  # noqa: E731
+    say = lambda msg: console.print(msg, highlight=False)  # noqa: E731
     paths = list(paths or [])
     try:
         bars = _bars(fail_under or [])
@@ -91,7 +123,10 @@ def eval_command(
         metrics = _squad(kind, data, closed, settings, k, index, out, as_json, say)
     else:
         if len(paths) != 1:
-            say("[red]error:[/] give one question file (JSONL), e.g. rag eval corpus/questions/briefings.jsonl" + EXAMPLES)
+            say(
+                "[red]error:[/] give one question file (JSONL), e.g. rag eval corpus/questions/briefings.jsonl"
+                + EXAMPLES
+            )
             raise typer.Exit(2)
         metrics = _questions(paths[0], settings, k, ingest, out, as_json, say)
     _gate(metrics, bars, say)
@@ -120,11 +155,24 @@ def _gate(metrics: dict, bars: dict[str, float], say) -> None:
 
 
 def _progress_bar(console, disable: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=console, transient=True, disable=disable,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=disable,
     )
 
 
@@ -170,7 +218,13 @@ def _questions(path: Path, settings, k, ingest, out: Path, as_json: bool, say) -
     paths = write_reports(report, out)
     m = report["metrics"]
     rows = [(label, name, fmt(m.get(name))) for name, label in HEADLINE]
-    rows.append(("Latency total p50 / p95 (ms)", "latency.total.p50|p95", f"{fmt(m.get('latency.total.p50'))} / {fmt(m.get('latency.total.p95'))}"))
+    rows.append(
+        (
+            "Latency total p50 / p95 (ms)",
+            "latency.total.p50|p95",
+            f"{fmt(m.get('latency.total.p50'))} / {fmt(m.get('latency.total.p95'))}",
+        )
+    )
     _print_metrics(m, f"{m['questions']} questions, k = {m['k']}", rows, as_json)
     if not as_json and m.get("errors"):
         say(f"[red]{m['errors']} question(s) raised an error; see report.md[/]")
@@ -199,7 +253,13 @@ def _compare(a_path: Path, b_path: Path, as_json: bool) -> None:
     for name, va, vb, delta, verdict in rows:
         colour = {"better": "green", "worse": "red"}.get(verdict, "")
         d = "" if delta is None else f"{delta:+.4f}"
-        table.add_row(name, fmt(va), fmt(vb), f"[{colour}]{d}[/]" if colour else d, f"[{colour}]{verdict}[/]" if colour else verdict)
+        table.add_row(
+            name,
+            fmt(va),
+            fmt(vb),
+            f"[{colour}]{d}[/]" if colour else d,
+            f"[{colour}]{verdict}[/]" if colour else verdict,
+        )
     Console().print(table)
 
 
@@ -216,7 +276,15 @@ def _beir(folder: Path, split: str, retriever: str, run_out, settings, cache, ou
             def progress(done: int, total: int, name: str) -> None:
                 bar.update(task, completed=done, total=total, description=name[:40])
 
-            result = run_beir(folder, split=split, retriever=retriever, settings=settings, cache_root=cache, run_out=run_out, progress=progress)
+            result = run_beir(
+                folder,
+                split=split,
+                retriever=retriever,
+                settings=settings,
+                cache_root=cache,
+                run_out=run_out,
+                progress=progress,
+            )
     except BeirError as exc:
         say(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc

@@ -7,7 +7,7 @@ import platform
 import subprocess
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +48,12 @@ class DocTexts:
 
 def git_commit(cwd: Path) -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, timeout=5
+        )
         return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "") if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -60,7 +64,9 @@ def public_settings(settings: Settings) -> dict[str, Any]:
     return settings.public_dict()
 
 
-def prepare_index(engine, questions_path: Path, ingest: str | None, log: Callable[[str], None] = print) -> dict[str, Any]:
+def prepare_index(
+    engine, questions_path: Path, ingest: str | None, log: Callable[[str], None] = print
+) -> dict[str, Any]:
     """Ingest ``ingest`` if given, or the briefings beside the questions when the index is empty."""
     info: dict[str, Any] = {"ingested": None}
     folder = Path(ingest) if ingest else None
@@ -102,9 +108,14 @@ def run_eval(
     questions = load_questions(questions_path)
     drafts = [q for q in questions if q.needs_review]
     if drafts:  # a draft's gold is the answer being judged: scoring it would measure nothing
-        raise QuestionFileError(questions_path, [
-            f"line {q.line}: {q.id} has needs_review: true; fill in must_include, sources and evidence from its "
-            "candidates, then set needs_review to false" for q in drafts])
+        raise QuestionFileError(
+            questions_path,
+            [
+                f"line {q.line}: {q.id} has needs_review: true; fill in must_include, sources and evidence from its "
+                "candidates, then set needs_review to false"
+                for q in drafts
+            ],
+        )
     engine = rag.get_engine(settings)
     index_info = prepare_index(engine, questions_path, ingest, log)
     indexed = {basename(d.source) for d in engine.index.documents()}
@@ -141,7 +152,7 @@ def run_eval(
             "settings": public_settings(settings),
             "git_commit": git_commit(Path(__file__).resolve().parent),
             "python": platform.python_version(),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "wall_seconds": round(wall, 1),
             **index_info,
         },
@@ -173,7 +184,11 @@ def conversation_metrics(records: list[dict[str, Any]], k: int) -> dict[str, Any
 
 def evaluate_one(engine, q: Question, k: int, texts) -> dict[str, Any]:
     record: dict[str, Any] = {
-        "id": q.id, "type": q.type, "answerable": q.answerable, "follow_up": bool(q.history), "gold": q.gold(),
+        "id": q.id,
+        "type": q.type,
+        "answerable": q.answerable,
+        "follow_up": bool(q.history),
+        "gold": q.gold(),
     }
     try:
         answer = engine.ask(q.question, history=[dict(t) for t in q.history], filters=q.filters, k=k).to_dict()

@@ -28,7 +28,13 @@ from typing import Any
 LOWER_IS_BETTER_PREFIXES = ("answerable_wrongly_refused", "latency.", "errors")
 STAGES = ("condense", "retrieve", "select", "compose", "verify", "total")
 # Reported again for follow-ups (questions with a history) and first questions on their own.
-CONVERSATION_METRICS = ("questions", "key_accuracy", "key_accuracy_answerable", "unanswerable_refused", "answerable_wrongly_refused")
+CONVERSATION_METRICS = (
+    "questions",
+    "key_accuracy",
+    "key_accuracy_answerable",
+    "unanswerable_refused",
+    "answerable_wrongly_refused",
+)
 
 Texts = Callable[[str, str], tuple[str | None, str | None]]
 
@@ -40,9 +46,26 @@ def lower_is_better(name: str) -> bool:
 
 # -- normalisation ----------------------------------------------------------------
 _UNITS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
 }
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
 _SCALES = {"hundred": 100, "thousand": 1000}
@@ -51,7 +74,18 @@ _NUMBER_RUN = re.compile(rf"\b(?:{_NUMBER_WORD})(?:(?:\s+and\s+|[\s-]+)(?:{_NUMB
 _THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,]*\d)")
 _SPACED_THOUSANDS = re.compile(r"(?<=\d)[\u00a0\u2009\u202f'](?=\d{3}\b)")
 _CITATION_MARK = re.compile(r"\s*\[\d+\]")
-_PUNCT = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u00a0": " "})
+_PUNCT = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2212": "-",
+        "\u00a0": " ",
+    }
+)
 
 
 def _words_to_number(words: list[str]) -> int | None:
@@ -169,7 +203,7 @@ def merged_passage_texts(passages: list[dict]) -> list[str]:
         for p in parts[1:]:
             if p["start"] <= end:
                 if p["end"] > end:
-                    text += p["text"][end - p["start"]:]
+                    text += p["text"][end - p["start"] :]
                     end = p["end"]
             else:
                 out.append(text)
@@ -214,7 +248,9 @@ def _evidence_spans(texts: Texts, citation: dict, evidence: list[str]) -> list[t
     return [span for e in evidence for span in find_spans(doc, e)]
 
 
-def judge_citation(citation: dict, passages: list[dict], sources: Iterable[str], evidence: list[str], texts: Texts | None) -> dict:
+def judge_citation(
+    citation: dict, passages: list[dict], sources: Iterable[str], evidence: list[str], texts: Texts | None
+) -> dict:
     """Is one citation from a gold source, and does its quote or passage contain or overlap gold evidence?"""
     gold_source = basename(citation.get("source", "")) in {basename(s) for s in sources}
     quote, passage_text = squash(citation.get("quote", "")), squash(citation.get("passage", ""))
@@ -225,7 +261,9 @@ def judge_citation(citation: dict, passages: list[dict], sources: Iterable[str],
         spans = _evidence_spans(texts, citation, list(evidence))
         q_span = (citation.get("start", 0), citation.get("end", 0))
         quote_hit = any(overlaps(q_span, s) for s in spans)
-        passage = next((p for p in passages if p.get("chunk_id") and p.get("chunk_id") == citation.get("chunk_id")), None)
+        passage = next(
+            (p for p in passages if p.get("chunk_id") and p.get("chunk_id") == citation.get("chunk_id")), None
+        )
         if passage is not None:
             passage_hit = any(overlaps((passage["start"], passage["end"]), s) for s in spans)
     return {
@@ -262,7 +300,12 @@ def quote_check(citation: dict, texts: Texts | None) -> dict:
     in_file = None
     if file_text is not None:
         in_file = bool(quote) and 0 <= start <= end and file_text[start:end] == quote
-    return {"n": citation.get("n"), "in_catalog": in_catalog, "in_file": in_file, "valid": in_catalog and in_file is not False}
+    return {
+        "n": citation.get("n"),
+        "in_catalog": in_catalog,
+        "in_file": in_file,
+        "valid": in_catalog and in_file is not False,
+    }
 
 
 def score_question(q, answer: dict, texts: Texts | None = None) -> dict[str, Any]:
@@ -359,7 +402,9 @@ def selective(answers: Iterable[tuple[bool, bool, float | None]]) -> dict[str, A
 def records_selective(records: list[dict]) -> dict[str, Any]:
     """``selective`` over evaluation records; a question that raised was not answered."""
     return selective(
-        (False, False, None) if "error" in r else (not r["metrics"]["refused"], bool(r["metrics"]["key_correct"]), r["metrics"].get("confidence"))
+        (False, False, None)
+        if "error" in r
+        else (not r["metrics"]["refused"], bool(r["metrics"]["key_correct"]), r["metrics"].get("confidence"))
         for r in records
     )
 
@@ -376,8 +421,15 @@ def aggregate(records: list[dict], k: int) -> tuple[dict[str, float | None], dic
     ok = [r for r in records if "error" not in r]
     answerable = [r for r in records if r["answerable"]]
     unanswerable = [r for r in records if not r["answerable"]]
-    failed = {"hit": False, "reciprocal_rank": 0.0, "evidence_recall": 0.0, "key_correct": False, "citation_recall": 0.0,
-              "citations": [{"correct": False, "quote_matches_evidence": False}], "quotes": [{"valid": False}]}
+    failed = {
+        "hit": False,
+        "reciprocal_rank": 0.0,
+        "evidence_recall": 0.0,
+        "key_correct": False,
+        "citation_recall": 0.0,
+        "citations": [{"correct": False, "quote_matches_evidence": False}],
+        "quotes": [{"valid": False}],
+    }
     m = lambda r: r["metrics"] if "error" not in r else {**failed, "refused": r["answerable"]}  # noqa: E731
     all_judged = [j for r in answerable for j in m(r)["citations"]]
     all_quotes = [x for r in records for x in m(r)["quotes"]]

@@ -101,9 +101,13 @@ def _check_history(value: Any, where: str, problems: list[str]) -> tuple[dict, .
     turns = []
     for i, turn in enumerate(value):
         if not isinstance(turn, dict) or set(turn) - {"role", "content"} or "content" not in turn or "role" not in turn:
-            problems.append(f"{where}: field 'history' item {i} must be {{\"role\": ..., \"content\": ...}}, got {json.dumps(turn)[:80]}")
+            problems.append(
+                f"{where}: field 'history' item {i} must be {{\"role\": ..., \"content\": ...}}, got {json.dumps(turn)[:80]}"
+            )
         elif turn["role"] not in ("user", "assistant"):
-            problems.append(f"{where}: field 'history' item {i}: role must be 'user' or 'assistant', got {turn['role']!r}")
+            problems.append(
+                f"{where}: field 'history' item {i}: role must be 'user' or 'assistant', got {turn['role']!r}"
+            )
         elif not isinstance(turn["content"], str) or not turn["content"].strip():
             problems.append(f"{where}: field 'history' item {i}: content must be a non-empty string")
         else:
@@ -119,7 +123,9 @@ def _check_filters(value: Any, where: str, problems: list[str]) -> dict | None:
         return None
     unknown = sorted(set(value) - set(FILTER_KEYS))
     if unknown:
-        problems.append(f"{where}: field 'filters' has unknown key(s) {', '.join(unknown)} (allowed: region, date_from, date_to, sources)")
+        problems.append(
+            f"{where}: field 'filters' has unknown key(s) {', '.join(unknown)} (allowed: region, date_from, date_to, sources)"
+        )
     for key in ("date_from", "date_to"):
         if value.get(key) is not None:
             try:
@@ -128,7 +134,11 @@ def _check_filters(value: Any, where: str, problems: list[str]) -> dict | None:
                 problems.append(f"{where}: field 'filters.{key}' = {value[key]!r} is not a YYYY-MM-DD date")
     for key in ("region", "regions", "source", "sources"):
         v = value.get(key)
-        if v is not None and not isinstance(v, str) and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+        if (
+            v is not None
+            and not isinstance(v, str)
+            and not (isinstance(v, list) and all(isinstance(x, str) for x in v))
+        ):
             problems.append(f"{where}: field 'filters.{key}' must be a string or a list of strings")
     return dict(value)
 
@@ -152,13 +162,20 @@ def _check_draft(obj: dict, where: str, problems: list[str]) -> dict[str, Any]:
     value = obj.get("candidates")
     if value is not None:
         if not isinstance(value, list):
-            problems.append(f"{where}: field 'candidates' must be a list of {{\"source\", \"quote\", \"start\", \"end\"}} objects")
+            problems.append(
+                f"{where}: field 'candidates' must be a list of {{\"source\", \"quote\", \"start\", \"end\"}} objects"
+            )
             value = []
         for i, c in enumerate(value):
             ok = (
-                isinstance(c, dict) and set(c) == {"source", "quote", "start", "end"}
-                and isinstance(c["source"], str) and c["source"].strip() and "/" not in c["source"] and "\\" not in c["source"]
-                and isinstance(c["quote"], str) and c["quote"].strip()
+                isinstance(c, dict)
+                and set(c) == {"source", "quote", "start", "end"}
+                and isinstance(c["source"], str)
+                and c["source"].strip()
+                and "/" not in c["source"]
+                and "\\" not in c["source"]
+                and isinstance(c["quote"], str)
+                and c["quote"].strip()
                 and all(isinstance(c[k], int) and not isinstance(c[k], bool) for k in ("start", "end"))
                 and 0 <= c["start"] <= c["end"]
             )
@@ -199,7 +216,9 @@ def parse_line(obj: Any, where: str, problems: list[str]) -> Question | None:
     if answer == NOT_IN_CORPUS:
         for key, value in (("must_include", must), ("sources", sources), ("evidence", evidence)):
             if value:
-                problems.append(f"{where}: field '{key}' must be empty for an unanswerable question (answer NOT_IN_CORPUS)")
+                problems.append(
+                    f"{where}: field '{key}' must be empty for an unanswerable question (answer NOT_IN_CORPUS)"
+                )
     else:
         if qtype == "unanswerable":
             problems.append(f"{where}: field 'answer' must be NOT_IN_CORPUS when type is 'unanswerable'")
@@ -280,5 +299,7 @@ def check_against_corpus(questions: list[Question], briefings: str | Path) -> li
                 texts.append(cache[s])
         for e in q.evidence:
             if texts and not any(e in t for t in texts):
-                problems.append(f"line {q.line} ({q.id}): evidence {e[:60]!r} is not verbatim in {', '.join(q.sources)}")
+                problems.append(
+                    f"line {q.line} ({q.id}): evidence {e[:60]!r} is not verbatim in {', '.join(q.sources)}"
+                )
     return problems

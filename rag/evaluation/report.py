@@ -77,14 +77,31 @@ def markdown(report: dict[str, Any]) -> str:
     lines += [f"| {label} (`{name}`) | {fmt(m.get(name))} |" for name, label in HEADLINE]
     if m.get("errors"):
         lines.append(f"| questions that raised an error | {m['errors']} |")
-    lines += ["", "## By question type", "", "| type | n | key accuracy | hit@k | MRR | refused |", "|---|---:|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "## By question type",
+        "",
+        "| type | n | key accuracy | hit@k | MRR | refused |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for t, row in report["by_type"].items():
-        lines.append(f"| {t} | {row['n']} | {fmt(row['key_accuracy'])} | {fmt(row['hit_at_k'])} | {fmt(row['mrr'])} | {fmt(row['refused'])} |")
+        lines.append(
+            f"| {t} | {row['n']} | {fmt(row['key_accuracy'])} | {fmt(row['hit_at_k'])} | {fmt(row['mrr'])} | {fmt(row['refused'])} |"
+        )
     if m.get("follow_up.questions"):
-        lines += ["", "## Follow-up questions (with a history) and first questions", "",
-                  "| | n | key accuracy | answerable | unanswerable refused | wrongly refused |", "|---|---:|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "## Follow-up questions (with a history) and first questions",
+            "",
+            "| | n | key accuracy | answerable | unanswerable refused | wrongly refused |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
         for part in ("follow_up", "first"):
-            lines.append(f"| {part.replace('_', '-')} | " + " | ".join(fmt(m.get(f"{part}.{n}")) for n in CONVERSATION_METRICS) + " |")
+            lines.append(
+                f"| {part.replace('_', '-')} | "
+                + " | ".join(fmt(m.get(f"{part}.{n}")) for n in CONVERSATION_METRICS)
+                + " |"
+            )
     lines += ["", "## Latency (ms)", "", "| stage | p50 | p95 |", "|---|---:|---:|"]
     lines += [f"| {s} | {fmt(a)} | {fmt(b)} |" for s, a, b in _latency_rows(m)]
     if report.get("warnings"):
@@ -126,7 +143,13 @@ def plots(report: dict[str, Any]) -> dict[str, str]:
     values = [by_type[t]["key_accuracy"] or 0.0 for t in types]
     bars = ax.bar(types, values, color="#3b6ea5")
     for bar, t in zip(bars, types):
-        ax.annotate(f"n={by_type[t]['n']}", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8)
+        ax.annotate(
+            f"n={by_type[t]['n']}",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
     ax.set_ylim(0, 1.1)
     ax.set_ylabel("key accuracy")
     ax.set_title("Accuracy by question type")
@@ -168,8 +191,10 @@ def risk_coverage_png(curve: list[tuple[float, float]], metrics: dict[str, Any],
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("coverage (share of questions answered)")
     ax.set_ylabel("accuracy of answered")
-    ax.set_title(f"Risk-coverage (area {fmt(metrics.get(prefix + 'risk_coverage_area'))}, "
-                 f"confidence AUC {fmt(metrics.get(prefix + 'confidence_auc'))})")
+    ax.set_title(
+        f"Risk-coverage (area {fmt(metrics.get(prefix + 'risk_coverage_area'))}, "
+        f"confidence AUC {fmt(metrics.get(prefix + 'confidence_auc'))})"
+    )
     return _png(fig)
 
 
@@ -207,13 +232,21 @@ def to_html(report: dict[str, Any]) -> str:
         "<h2>Metrics</h2><table><tr><th>metric</th><th>name</th><th>value</th></tr>",
     ]
     for name, label in HEADLINE:
-        parts.append(f"<tr><td>{esc(label)}</td><td><code>{esc(name)}</code></td><td class='num'>{esc(m.get(name))}</td></tr>")
+        parts.append(
+            f"<tr><td>{esc(label)}</td><td><code>{esc(name)}</code></td><td class='num'>{esc(m.get(name))}</td></tr>"
+        )
     parts.append("</table>")
     parts.append("<div class='plots'>")
-    for key, alt in (("accuracy_by_type", "Accuracy by question type"), ("gold_rank", "Retrieval rank of the gold source"), ("latency", "Latency per stage")):
+    for key, alt in (
+        ("accuracy_by_type", "Accuracy by question type"),
+        ("gold_rank", "Retrieval rank of the gold source"),
+        ("latency", "Latency per stage"),
+    ):
         parts.append(f"<img alt='{alt}' src='data:image/png;base64,{imgs[key]}'>")
     parts.append("</div>")
-    parts.append("<h2>By question type</h2><table><tr><th>type</th><th>n</th><th>key accuracy</th><th>hit@k</th><th>MRR</th><th>refused</th></tr>")
+    parts.append(
+        "<h2>By question type</h2><table><tr><th>type</th><th>n</th><th>key accuracy</th><th>hit@k</th><th>MRR</th><th>refused</th></tr>"
+    )
     for t, row in report["by_type"].items():
         parts.append(
             f"<tr><td>{esc(t)}</td><td class='num'>{row['n']}</td><td class='num'>{esc(row['key_accuracy'])}</td>"
@@ -225,8 +258,12 @@ def to_html(report: dict[str, Any]) -> str:
     parts.append("</table>")
     if report.get("warnings"):
         parts.append("<h2>Warnings</h2><ul>" + "".join(f"<li>{esc(w)}</li>" for w in report["warnings"]) + "</ul>")
-    parts.append("<h2>Questions</h2><p class='muted'>Click a question for the answer, its citations and the gold data.</p>")
-    parts.append("<table><tr><th>id</th><th>type</th><th>question</th><th>correct</th><th>gold rank</th><th>cit. prec.</th><th>ms</th></tr>")
+    parts.append(
+        "<h2>Questions</h2><p class='muted'>Click a question for the answer, its citations and the gold data.</p>"
+    )
+    parts.append(
+        "<table><tr><th>id</th><th>type</th><th>question</th><th>correct</th><th>gold rank</th><th>cit. prec.</th><th>ms</th></tr>"
+    )
     for r in report["questions"]:
         met = r.get("metrics", {})
         good = "error" not in r and met.get("key_correct")
@@ -247,9 +284,15 @@ def _question_detail(r: dict[str, Any]) -> str:
     g = r["gold"]
     out = []
     if g.get("history"):
-        out.append("<p class='muted'>history: " + " / ".join(esc(f"{t['role']}: {t['content']}") for t in g["history"]) + "</p>")
-    out.append(f"<p><b>gold:</b> {esc(g['answer'])}<br><b>keys:</b> {esc(', '.join(g['must_include']) or '–')}"
-               f"<br><b>sources:</b> {esc(', '.join(g['sources']) or '–')}</p>")
+        out.append(
+            "<p class='muted'>history: "
+            + " / ".join(esc(f"{t['role']}: {t['content']}") for t in g["history"])
+            + "</p>"
+        )
+    out.append(
+        f"<p><b>gold:</b> {esc(g['answer'])}<br><b>keys:</b> {esc(', '.join(g['must_include']) or '–')}"
+        f"<br><b>sources:</b> {esc(', '.join(g['sources']) or '–')}</p>"
+    )
     if "error" in r:
         return "".join(out) + f"<p class='bad'>error: {esc(r['error'])}</p>"
     a, met = r["answer"], r["metrics"]
@@ -260,9 +303,19 @@ def _question_detail(r: dict[str, Any]) -> str:
     quotes = {x["n"]: x for x in met.get("quotes", [])}
     for c in a.get("citations", []):
         j, qv = judged.get(c["n"]), quotes.get(c["n"], {})
-        verdict = "" if j is None else (" <span class='ok'>supports gold</span>" if j["correct"] else " <span class='bad'>not gold evidence</span>")
+        verdict = (
+            ""
+            if j is None
+            else (
+                " <span class='ok'>supports gold</span>"
+                if j["correct"]
+                else " <span class='bad'>not gold evidence</span>"
+            )
+        )
         valid = "" if qv.get("valid", True) else " <span class='bad'>quote not verbatim</span>"
-        out.append(f"<p>[{c['n']}] {esc(Path(c['source']).name)}:{c['start']}-{c['end']}{verdict}{valid}<br>“{esc(c['quote'])}”</p>")
+        out.append(
+            f"<p>[{c['n']}] {esc(Path(c['source']).name)}:{c['start']}-{c['end']}{verdict}{valid}<br>“{esc(c['quote'])}”</p>"
+        )
     return "".join(out)
 
 

@@ -30,7 +30,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +138,9 @@ def read_squad(path: Path, titles: list[str]) -> tuple[dict[str, str], list[Item
 
 # -- the cached index ------------------------------------------------------------
 def index_key(docs: dict[str, str], settings: Settings) -> str:
-    h = hashlib.sha256(json.dumps([FORMAT_VERSION, settings.chunk_tokens, settings.chunk_overlap, settings.embed_backend]).encode())
+    h = hashlib.sha256(
+        json.dumps([FORMAT_VERSION, settings.chunk_tokens, settings.chunk_overlap, settings.embed_backend]).encode()
+    )
     for name in sorted(docs):
         h.update(f"\0{name}\0{docs[name]}".encode())
     return h.hexdigest()[:12]
@@ -169,22 +171,39 @@ def build_index(kind: str, docs: dict[str, str], base: Settings, cache_root: Pat
 # -- asking and scoring ------------------------------------------------------------
 def ask_one(engine, item: Item, closed: bool, k: int | None) -> dict[str, Any]:
     record: dict[str, Any] = {
-        "id": item.id, "question": item.question, "gold": list(item.answers), "is_impossible": item.is_impossible,
-        "doc": item.doc, **({"title": item.title} if item.title else {}),
+        "id": item.id,
+        "question": item.question,
+        "gold": list(item.answers),
+        "is_impossible": item.is_impossible,
+        "doc": item.doc,
+        **({"title": item.title} if item.title else {}),
     }
     filters = {"sources": [item.doc]} if closed else None
     try:
         answer = engine.ask(item.question, filters=filters, k=k)
     except Exception as exc:  # one broken question must not hide the others; it counts as wrong
-        record.update(error=f"{type(exc).__name__}: {exc}", answer="", refused=None, cited=[], correct=False, own_first=False, own_any=False)
+        record.update(
+            error=f"{type(exc).__name__}: {exc}",
+            answer="",
+            refused=None,
+            cited=[],
+            correct=False,
+            own_first=False,
+            own_any=False,
+        )
         return record
     cited = [basename(c.source) for c in answer.citations]
     refused = bool(answer.refused)
     correct = refused if item.is_impossible else (not refused and contains_answer(answer.text, item.answers))
     record.update(
-        answer=answer.text, refused=refused, cited=cited, correct=correct,
-        own_first=bool(cited) and cited[0] == item.doc, own_any=item.doc in cited,
-        confidence=_number(getattr(answer, "confidence", None)), ms=answer.timings.get("total"),
+        answer=answer.text,
+        refused=refused,
+        cited=cited,
+        correct=correct,
+        own_first=bool(cited) and cited[0] == item.doc,
+        own_any=item.doc in cited,
+        confidence=_number(getattr(answer, "confidence", None)),
+        ms=answer.timings.get("total"),
     )
     return record
 
@@ -228,7 +247,9 @@ def squad_metrics(records: list[dict[str, Any]], with_unanswerable: bool) -> dic
 
 def squad_selective(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Risk-coverage and confidence AUC (metrics.selective); an errored question was not answered."""
-    return selective((r["refused"] is False, bool(r["correct"]) and r["refused"] is False, r.get("confidence")) for r in records)
+    return selective(
+        (r["refused"] is False, bool(r["correct"]) and r["refused"] is False, r.get("confidence")) for r in records
+    )
 
 
 def by_title(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -285,7 +306,7 @@ def run_squad(
             "k": k or engine.settings.k,
             "settings": public_settings(engine.settings),
             "git_commit": git_commit(ROOT),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "index_seconds": round(t_index, 1),
             "ask_seconds": round(t_ask, 1),
             "wall_seconds": round(time.perf_counter() - t0, 1),

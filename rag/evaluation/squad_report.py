@@ -39,7 +39,9 @@ def rows(metrics: dict[str, Any]) -> list[tuple[str, str, Any]]:
 
 def title(report: dict[str, Any]) -> str:
     cfg = report["config"]
-    return f"{'SQuAD 2.0 sample' if cfg['kind'] == 'squad2' else 'SQuAD v1.1 held-out articles'}, {cfg['mode']} retrieval"
+    return (
+        f"{'SQuAD 2.0 sample' if cfg['kind'] == 'squad2' else 'SQuAD v1.1 held-out articles'}, {cfg['mode']} retrieval"
+    )
 
 
 def summary(report: dict[str, Any]) -> str:
@@ -73,7 +75,9 @@ def markdown(report: dict[str, Any]) -> str:
         lines += ["| id | question | gold | answer | cited |", "|---|---|---|---|---|"]
         for r in bad[:MAX_WRONG]:
             gold = " / ".join(r["gold"]) or "(unanswerable)"
-            lines.append(f"| {r['id']} | {md_cell(r['question'])} | {md_cell(gold)} | {md_cell(_answer_of(r)[:300])} | {md_cell(', '.join(r['cited']))} |")
+            lines.append(
+                f"| {r['id']} | {md_cell(r['question'])} | {md_cell(gold)} | {md_cell(_answer_of(r)[:300])} | {md_cell(', '.join(r['cited']))} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -86,7 +90,10 @@ def to_html(report: dict[str, Any]) -> str:
         f"<h1>{esc(title(report))}</h1><p class='muted'>{esc(summary(report))}</p>",
         "<h2>Metrics</h2><table><tr><th>metric</th><th>name</th><th>value</th></tr>",
     ]
-    parts += [f"<tr><td>{esc(label)}</td><td><code>{esc(name)}</code></td><td class='num'>{esc(value)}</td></tr>" for label, name, value in rows(report["metrics"])]
+    parts += [
+        f"<tr><td>{esc(label)}</td><td><code>{esc(name)}</code></td><td class='num'>{esc(value)}</td></tr>"
+        for label, name, value in rows(report["metrics"])
+    ]
     parts.append("</table>")
     if report.get("risk_coverage"):
         import matplotlib
@@ -96,7 +103,10 @@ def to_html(report: dict[str, Any]) -> str:
         parts.append(f"<h2>Risk-coverage</h2><img alt='risk-coverage' src='data:image/png;base64,{png}'>")
     if report.get("by_title"):
         parts.append("<h2>By article</h2><table><tr><th>article</th><th>questions</th><th>answerable correct</th></tr>")
-        parts += [f"<tr><td>{esc(t)}</td><td class='num'>{v['n']}</td><td class='num'>{esc(v['answerable_correct'])}</td></tr>" for t, v in report["by_title"].items()]
+        parts += [
+            f"<tr><td>{esc(t)}</td><td class='num'>{v['n']}</td><td class='num'>{esc(v['answerable_correct'])}</td></tr>"
+            for t, v in report["by_title"].items()
+        ]
         parts.append("</table>")
     parts.append("<h2>Questions</h2><p class='muted'>Click a question for its answer, gold answers and citations.</p>")
     parts.append("<table><tr><th>id</th><th>question</th><th>correct</th><th>ms</th></tr>")
@@ -111,7 +121,11 @@ def to_html(report: dict[str, Any]) -> str:
             f"<tr><td>{esc(r['id'])}</td><td><details><summary>{esc(r['question'])}</summary>{detail}</details></td>"
             f"<td>{mark}</td><td class='num'>{esc(r.get('ms'))}</td></tr>"
         )
-    parts.append("</table><h2>Configuration</h2><pre>" + html.escape(json.dumps(report["config"], indent=1, ensure_ascii=False)) + "</pre>")
+    parts.append(
+        "</table><h2>Configuration</h2><pre>"
+        + html.escape(json.dumps(report["config"], indent=1, ensure_ascii=False))
+        + "</pre>"
+    )
     parts.append("</body></html>")
     return "\n".join(parts)
 

@@ -77,7 +77,7 @@ def split_sentences(text: str) -> list[str]:
             lead = _LEADING_MARKS.match(seg)
             if lead and out:  # "... sentence. [1] Next ..." : the marker belongs to the sentence before
                 out[-1] = f"{out[-1].rstrip()} {lead.group(1).strip()}"
-                seg = seg[lead.end():]
+                seg = seg[lead.end() :]
             if seg.strip():
                 out.append(seg.strip())
     return out
@@ -178,9 +178,18 @@ def enforce(reply: str, passages: list[Passage]) -> Enforced:
                 numbers[key] = len(out.citations) + 1
                 out.citations.append(
                     Citation(
-                        n=numbers[key], source=p.source, title=p.title, date=p.date, region=p.region,
-                        passage=p.text, quote=unit.text, start=unit.start, end=unit.end, score=1.0,
-                        doc_id=p.doc_id, chunk_id=p.chunk_id,
+                        n=numbers[key],
+                        source=p.source,
+                        title=p.title,
+                        date=p.date,
+                        region=p.region,
+                        passage=p.text,
+                        quote=unit.text,
+                        start=unit.start,
+                        end=unit.end,
+                        score=1.0,
+                        doc_id=p.doc_id,
+                        chunk_id=p.chunk_id,
                     )
                 )
             tags.append(f"[{numbers[key]}]")

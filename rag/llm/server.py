@@ -30,8 +30,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(model: str | None = None, port: int | None = None, *, n_ctx: int = 4096, log: Path | None = None,
-          alias: str = MODEL_ALIAS, timeout: float = 120.0) -> tuple[subprocess.Popen, str]:
+def start(
+    model: str | None = None,
+    port: int | None = None,
+    *,
+    n_ctx: int = 4096,
+    log: Path | None = None,
+    alias: str = MODEL_ALIAS,
+    timeout: float = 120.0,
+) -> tuple[subprocess.Popen, str]:
     """Start the server and wait until it lists its model; return (process, base URL)."""
     model = model or bundled_gguf()
     if not model or not Path(model).is_file():
@@ -39,10 +46,26 @@ def start(model: str | None = None, port: int | None = None, *, n_ctx: int = 409
     port = port or free_port()
     out = open(log, "ab") if log else subprocess.DEVNULL
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", model, "--model_alias", alias,
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx),
-         "--n_threads", str(max(1, min(2, os.cpu_count() or 1)))],
-        stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            model,
+            "--model_alias",
+            alias,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            str(n_ctx),
+            "--n_threads",
+            str(max(1, min(2, os.cpu_count() or 1))),
+        ],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
         # OpenMP's spinning workers crawl (1 token/s) when other jobs share the cores.
         env={**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")},
     )

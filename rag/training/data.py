@@ -38,10 +38,86 @@ TEST_QUESTIONS = ROOT / "corpus" / "questions" / "test.jsonl"
 SYNTHETIC = ("swap", "attr")
 
 _STOP = set(
-    "a an the of in on at to for from by with and or but is are was were be been being do does did has have had "
-    "what which who whom whose when where why how many much that this these those it its as into than then there "
-    "their they he she his her him them not no can could would should will may might also such about over under "
-    "after before during between through s".split()
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "from",
+        "by",
+        "with",
+        "and",
+        "or",
+        "but",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "do",
+        "does",
+        "did",
+        "has",
+        "have",
+        "had",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "many",
+        "much",
+        "that",
+        "this",
+        "these",
+        "those",
+        "it",
+        "its",
+        "as",
+        "into",
+        "than",
+        "then",
+        "there",
+        "their",
+        "they",
+        "he",
+        "she",
+        "his",
+        "her",
+        "him",
+        "them",
+        "not",
+        "no",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "may",
+        "might",
+        "also",
+        "such",
+        "about",
+        "over",
+        "under",
+        "after",
+        "before",
+        "during",
+        "between",
+        "through",
+        "s",
+    ]
 )
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -105,7 +181,9 @@ _PLACE_WORDS = (
     r"sea|mountains?|valley|abroad|overseas|here|there|where|local(ly)?|nationwide|worldwide|home|site|"
     r"building|street|district|territory|border|land)\b"
 )
-_PLACE = re.compile(r"\b(in|at|from|near|to|into|across|throughout|within|outside|inside|on|of|between|around)\s+(the\s+)?[A-Z]")
+_PLACE = re.compile(
+    r"\b(in|at|from|near|to|into|across|throughout|within|outside|inside|on|of|between|around)\s+(the\s+)?[A-Z]"
+)
 _CAPITAL = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-zA-Z'\-]+")
 
 
@@ -171,7 +249,46 @@ def attribute_swaps(question: str, unit: str) -> list[tuple[str, str]]:
 # -- entity / number / year swaps -----------------------------------------------
 _NUM = re.compile(r"(?<![\w.,])\d[\d,]*(?:\.\d+)?(?![\w])")
 _NAME = re.compile(r"\b[A-Z][a-zA-Z'\-]+(?:\s+[A-Z][a-zA-Z'\-]+)*")
-_NOT_NAMES = set("I The A An In On At Of For From By With This That These Those It He She They His Her Its Their What Which Who When Where Why How During After Before Since As".split())
+_NOT_NAMES = set(
+    [
+        "I",
+        "The",
+        "A",
+        "An",
+        "In",
+        "On",
+        "At",
+        "Of",
+        "For",
+        "From",
+        "By",
+        "With",
+        "This",
+        "That",
+        "These",
+        "Those",
+        "It",
+        "He",
+        "She",
+        "They",
+        "His",
+        "Her",
+        "Its",
+        "Their",
+        "What",
+        "Which",
+        "Who",
+        "When",
+        "Where",
+        "Why",
+        "How",
+        "During",
+        "After",
+        "Before",
+        "Since",
+        "As",
+    ]
+)
 
 
 def _kind(span: str) -> str:
@@ -194,7 +311,9 @@ def spans(text: str, skip_first: bool) -> list[str]:
     return out
 
 
-def entity_swap(question: str, unit: str, paragraph: str, pool: dict[str, list[str]], rng: random.Random) -> tuple[str, str, str] | None:
+def entity_swap(
+    question: str, unit: str, paragraph: str, pool: dict[str, list[str]], rng: random.Random
+) -> tuple[str, str, str] | None:
     """(question with one span replaced, old span, new span) or None.
 
     The old span must be stated by the gold unit (so the swap is a real
@@ -260,9 +379,19 @@ def _article_pool(paragraphs: list[str]) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in pool.items()}
 
 
-def question_examples(title: str, qid: str, question: str, answer: str, answer_start: int,
-                      paragraph: str, units: list[str], offsets: list[tuple[int, int]],
-                      other_units: list[str], pool: dict[str, list[str]], rng: random.Random) -> tuple[list[Example], int | None]:
+def question_examples(
+    title: str,
+    qid: str,
+    question: str,
+    answer: str,
+    answer_start: int,
+    paragraph: str,
+    units: list[str],
+    offsets: list[tuple[int, int]],
+    other_units: list[str],
+    pool: dict[str, list[str]],
+    rng: random.Random,
+) -> tuple[list[Example], int | None]:
     """The examples of one question and the index of its gold unit."""
     gold = next((i for i, (s, e) in enumerate(offsets) if s <= answer_start < e), None)
     if gold is None:
@@ -291,8 +420,16 @@ def question_examples(title: str, qid: str, question: str, answer: str, answer_s
     return out, gold
 
 
-def build(squad: Path = SQUAD_V11, sample: Path = SAMPLE_V2, heldout: list[str] | None = None, seed: int = 13,
-          val_fraction: float = 0.1, max_examples: int | None = None, val_questions: int = 400, tune: bool = False) -> Built:
+def build(
+    squad: Path = SQUAD_V11,
+    sample: Path = SAMPLE_V2,
+    heldout: list[str] | None = None,
+    seed: int = 13,
+    val_fraction: float = 0.1,
+    max_examples: int | None = None,
+    val_questions: int = 400,
+    tune: bool = False,
+) -> Built:
     data = json.loads(Path(squad).read_text(encoding="utf-8"))["data"]
     held = set(heldout_titles() if heldout is None else heldout)
     banned = sample_contexts(sample)
@@ -328,8 +465,19 @@ def build(squad: Path = SQUAD_V11, sample: Path = SAMPLE_V2, heldout: list[str] 
             units, offsets = units_by[(title, i)]
             others = [u for j in range(len(articles[title])) if j != i for u in units_by[(title, j)][0]]
             a = qa["answers"][0]
-            exs, gold = question_examples(title, qa["id"], qa["question"], a["text"], a["answer_start"],
-                                          articles[title][i]["context"], units, offsets, others, pools[title], rng)
+            exs, gold = question_examples(
+                title,
+                qa["id"],
+                qa["question"],
+                a["text"],
+                a["answer_start"],
+                articles[title][i]["context"],
+                units,
+                offsets,
+                others,
+                pools[title],
+                rng,
+            )
             if not exs:
                 continue
             n_q += 1
@@ -366,5 +514,11 @@ def check_no_leak(built: Built, held: set[str], banned_contexts: set[str], used_
     assert not set(built.train_titles) & set(built.val_titles), "an article is in both train and validation"
     assert not used_contexts & banned_contexts, "a SQuAD 2.0 sample context is in the training data"
     if TEST_QUESTIONS.exists():
-        test_q = {json.loads(line)["question"] for line in TEST_QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()}
-        assert not {e.question for e in built.train + built.val} & test_q, "a test-split question is in the training data"
+        test_q = {
+            json.loads(line)["question"]
+            for line in TEST_QUESTIONS.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        }
+        assert not {e.question for e in built.train + built.val} & test_q, (
+            "a test-split question is in the training data"
+        )

@@ -61,12 +61,22 @@ def _bm25(question: str, docs: list[str], k1: float = 1.2, b: float = 0.75) -> l
     out = []
     for t in toks:
         tf = Counter(t)
-        out.append(sum(math.log(1 + (len(docs) - df[w] + 0.5) / (df[w] + 0.5)) * tf[w] * (k1 + 1)
-                       / (tf[w] + k1 * (1 - b + b * len(t) / avg)) for w in q if w in tf))
+        out.append(
+            sum(
+                math.log(1 + (len(docs) - df[w] + 0.5) / (df[w] + 0.5))
+                * tf[w]
+                * (k1 + 1)
+                / (tf[w] + k1 * (1 - b + b * len(t) / avg))
+                for w in q
+                if w in tf
+            )
+        )
     return out
 
 
-def tune_examples(questions: Path = TUNE_QUESTIONS, briefings: Path = BRIEFINGS, bm25_negatives: int = 2) -> list[Example]:
+def tune_examples(
+    questions: Path = TUNE_QUESTIONS, briefings: Path = BRIEFINGS, bm25_negatives: int = 2
+) -> list[Example]:
     assert Path(questions).resolve() != TEST_QUESTIONS.resolve(), "the test split is never trained on"
     rows = [json.loads(ln) for ln in Path(questions).read_text(encoding="utf-8").splitlines() if ln.strip()]
     units = {p.name: briefing_units(p) for p in sorted(Path(briefings).iterdir()) if p.suffix in (".md", ".txt")}
@@ -94,5 +104,7 @@ def tune_examples(questions: Path = TUNE_QUESTIONS, briefings: Path = BRIEFINGS,
 
 def check(examples: list[Example]) -> None:
     if TEST_QUESTIONS.exists():
-        test_q = {json.loads(ln)["question"] for ln in TEST_QUESTIONS.read_text(encoding="utf-8").splitlines() if ln.strip()}
+        test_q = {
+            json.loads(ln)["question"] for ln in TEST_QUESTIONS.read_text(encoding="utf-8").splitlines() if ln.strip()
+        }
         assert not {e.question for e in examples} & test_q, "a test-split question is in the tune pairs"

@@ -40,7 +40,11 @@ def squad2_items(sample: Path = SAMPLE_V2, squad: Path = SQUAD_V11) -> list[dict
     Titles come from SQuAD v1.1 dev (every sample context is one of its
     paragraphs), so the input has the same shape as in training.
     """
-    title_of = {p["context"]: a["title"].replace("_", " ") for a in json.loads(Path(squad).read_text())["data"] for p in a["paragraphs"]}
+    title_of = {
+        p["context"]: a["title"].replace("_", " ")
+        for a in json.loads(Path(squad).read_text())["data"]
+        for p in a["paragraphs"]
+    }
     queries = json.loads((Path(sample) / "queries.json").read_text())["queries"]
     truth = json.loads((Path(sample) / "ground_truth.json").read_text())
     out = []
@@ -48,8 +52,15 @@ def squad2_items(sample: Path = SAMPLE_V2, squad: Path = SQUAD_V11) -> list[dict
         head = title_of.get(q["context"], "")
         units = [u.readable() for u in units_of(q["context"])]
         gold = truth[q["id"]]
-        out.append({"id": q["id"], "question": q["question"], "texts": [f"{head}. {u}" if head else u for u in units],
-                    "answerable": not gold["is_impossible"], "answers": list(gold["answers"])})
+        out.append(
+            {
+                "id": q["id"],
+                "question": q["question"],
+                "texts": [f"{head}. {u}" if head else u for u in units],
+                "answerable": not gold["is_impossible"],
+                "answers": list(gold["answers"]),
+            }
+        )
     return out
 
 
@@ -72,9 +83,17 @@ def test_items(questions: Path = TEST_QUESTIONS, briefings: Path = BRIEFINGS) ->
                 texts.append(f"{head}. {u.readable()}" if head else u.readable())
         # A follow-up ("And what ransom ...?") is scored as the engine's standalone rewrite,
         # as the answerer would see it; the words alone do not say what is asked.
-        out.append({"id": r["id"], "question": answer.standalone_question or r["question"], "asked": r["question"],
-                    "texts": list(dict.fromkeys(texts)), "answerable": bool(r["sources"]),
-                    "evidence": r.get("evidence", []), "follow_up": bool(r.get("history"))})
+        out.append(
+            {
+                "id": r["id"],
+                "question": answer.standalone_question or r["question"],
+                "asked": r["question"],
+                "texts": list(dict.fromkeys(texts)),
+                "answerable": bool(r["sources"]),
+                "evidence": r.get("evidence", []),
+                "follow_up": bool(r.get("history")),
+            }
+        )
     return out
 
 
@@ -125,12 +144,17 @@ def evaluate(scorer, items: list[dict], kind: str) -> dict:
     if kind == "squad2":
         hits = [any(_norm(a) in _norm(t) for a in it["answers"]) for t, it in zip(top, items) if it["answerable"]]
     else:  # the top unit is (part of) an evidence sentence
-        hits = [any(_norm(t.split(". ", 1)[-1]) in _norm(e) or _norm(e) in _norm(t) for e in it["evidence"])
-                for t, it in zip(top, items) if it["answerable"]]
+        hits = [
+            any(_norm(t.split(". ", 1)[-1]) in _norm(e) or _norm(e) in _norm(t) for e in it["evidence"])
+            for t, it in zip(top, items)
+            if it["answerable"]
+        ]
     out["top_unit_correct_answerable"] = round(sum(hits) / len(hits), 4) if hits else None
     if any(it.get("follow_up") for it in items):
         first = [(b, it) for b, it in zip(best, items) if not it.get("follow_up")]
-        out["auc_first_questions"] = auc([b for b, it in first if it["answerable"]], [b for b, it in first if not it["answerable"]])
+        out["auc_first_questions"] = auc(
+            [b for b, it in first if it["answerable"]], [b for b, it in first if not it["answerable"]]
+        )
     out["max_scores"] = {it["id"]: round(b, 4) for b, it in zip(best, items)}
     return out
 
@@ -142,7 +166,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-test", action="store_true", help="skip the test split")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--only", help="score only this set (squad2_closed | test_retrieved)")
-    ap.add_argument("--items", type=Path, help="cache of the scored units: written once, read after (same retrieval for every model)")
+    ap.add_argument(
+        "--items",
+        type=Path,
+        help="cache of the scored units: written once, read after (same retrieval for every model)",
+    )
     args = ap.parse_args(argv)
     if args.items and args.items.exists():
         sets = json.loads(args.items.read_text(encoding="utf-8"))
@@ -154,7 +182,9 @@ def main(argv: list[str] | None = None) -> None:
             args.items.write_text(json.dumps(sets), encoding="utf-8")
     if args.only:
         sets = {args.only: sets[args.only]}
-    scorers = ([("baseline-cosine", cosine_scorer)] if args.baseline else []) + [(m, lambda m=m: reader_scorer(m)) for m in args.models]
+    scorers = ([("baseline-cosine", cosine_scorer)] if args.baseline else []) + [
+        (m, lambda m=m: reader_scorer(m)) for m in args.models
+    ]
     results = {}
     for name, make in scorers:
         scorer = make()
@@ -164,7 +194,10 @@ def main(argv: list[str] | None = None) -> None:
             r = evaluate(scorer, items, "squad2" if set_name.startswith("squad2") else "test")
             r["seconds"] = round(time.time() - t0, 1)
             results[name][set_name] = r
-            print(json.dumps({"model": name, "set": set_name, **{k: v for k, v in r.items() if k != "max_scores"}}), flush=True)
+            print(
+                json.dumps({"model": name, "set": set_name, **{k: v for k, v in r.items() if k != "max_scores"}}),
+                flush=True,
+            )
     if args.out:
         args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")
 

@@ -21,7 +21,9 @@ def device():
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def score(model, tokenizer, pairs: Sequence[tuple[str, str]], batch_size: int = 64, max_length: int = MAX_LENGTH) -> list[float]:
+def score(
+    model, tokenizer, pairs: Sequence[tuple[str, str]], batch_size: int = 64, max_length: int = MAX_LENGTH
+) -> list[float]:
     """Logits, in input order; pairs are scored longest-first so batches pad little."""
     import torch
 
@@ -32,8 +34,14 @@ def score(model, tokenizer, pairs: Sequence[tuple[str, str]], batch_size: int = 
     with torch.inference_mode():
         for b in range(0, len(order), batch_size):
             idx = order[b : b + batch_size]
-            enc = tokenizer([pairs[i][0] for i in idx], [pairs[i][1] for i in idx], truncation=True,
-                            max_length=max_length, padding=True, return_tensors="pt").to(dev)
+            enc = tokenizer(
+                [pairs[i][0] for i in idx],
+                [pairs[i][1] for i in idx],
+                truncation=True,
+                max_length=max_length,
+                padding=True,
+                return_tensors="pt",
+            ).to(dev)
             logits = model(**enc).logits[:, 0].float().cpu().tolist()
             for i, v in zip(idx, logits):
                 out[i] = v
@@ -53,7 +61,11 @@ def validation_metrics(model, tokenizer, examples: list[Example], groups: list[G
         part = gs[at : at + len(g.texts)]
         at += len(g.texts)
         hits += max(range(len(part)), key=part.__getitem__) == g.gold
-    out = {"pair_auc": auc(pos, neg), "p_at_1": round(hits / len(groups), 4) if groups else None, "near_miss_auc": auc(pos, near)}
+    out = {
+        "pair_auc": auc(pos, neg),
+        "p_at_1": round(hits / len(groups), 4) if groups else None,
+        "near_miss_auc": auc(pos, near),
+    }
     for kind in ("para", "topic", "swap", "attr"):
         out[f"auc_{kind}"] = auc(pos, [v for v, e in zip(s, examples) if e.kind == kind])
     return out

@@ -42,8 +42,11 @@ def write_delta(run: Path, dest: Path) -> int:
     from transformers import AutoModelForSequenceClassification
 
     model = AutoModelForSequenceClassification.from_pretrained(run)
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()
-             if "word_embeddings" not in k and not k.endswith("position_ids")}
+    state = {
+        k: v.detach().to(torch.float16).contiguous()
+        for k, v in model.state_dict().items()
+        if "word_embeddings" not in k and not k.endswith("position_ids")
+    }
     dest.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(dest))
     return sum(v.numel() for v in state.values())
@@ -69,25 +72,45 @@ def ece(prob: np.ndarray, label: np.ndarray, bins: int = 10) -> float:
     """Expected calibration error: |accuracy - confidence| per equal-width bin, weighted by its share."""
     edges = np.linspace(0, 1, bins + 1)
     which = np.clip(np.digitize(prob, edges[1:-1]), 0, bins - 1)
-    return float(sum(abs(label[which == b].mean() - prob[which == b].mean()) * (which == b).mean()
-                     for b in range(bins) if (which == b).any()))
+    return float(
+        sum(
+            abs(label[which == b].mean() - prob[which == b].mean()) * (which == b).mean()
+            for b in range(bins)
+            if (which == b).any()
+        )
+    )
 
 
 def fit(xs: np.ndarray, ys: np.ndarray) -> dict:
     from sklearn.linear_model import LogisticRegression
 
     if len(set(ys.tolist())) < 2:  # a tiny slice (the CI test) can lack one side: nothing to fit
-        return {"a": 1.0, "b": 0.0, "threshold": 0.5, "ece": None, "auc": None, "instances": int(len(ys)),
-                "positives": int(ys.sum()), "fitted": False}
+        return {
+            "a": 1.0,
+            "b": 0.0,
+            "threshold": 0.5,
+            "ece": None,
+            "auc": None,
+            "instances": int(len(ys)),
+            "positives": int(ys.sum()),
+            "fitted": False,
+        }
     lr = LogisticRegression(C=1e6).fit(xs.reshape(-1, 1), ys)  # Platt: no regularisation to speak of
     a, b = float(lr.coef_[0, 0]), float(lr.intercept_[0])
     prob = 1 / (1 + np.exp(-(a * xs + b)))
     cuts = np.unique(prob)
     j = [(ys[prob >= c].sum() / max(ys.sum(), 1)) - ((1 - ys)[prob >= c].sum() / max((1 - ys).sum(), 1)) for c in cuts]
     threshold = float(cuts[int(np.argmax(j))])
-    return {"a": round(a, 6), "b": round(b, 6), "threshold": round(threshold, 4), "ece": round(ece(prob, ys), 4),
-            "auc": auc(xs[ys == 1].tolist(), xs[ys == 0].tolist()), "instances": int(len(ys)), "positives": int(ys.sum()),
-            "fitted": True}
+    return {
+        "a": round(a, 6),
+        "b": round(b, 6),
+        "threshold": round(threshold, 4),
+        "ece": round(ece(prob, ys), 4),
+        "auc": auc(xs[ys == 1].tolist(), xs[ys == 0].tolist()),
+        "instances": int(len(ys)),
+        "positives": int(ys.sum()),
+        "fitted": True,
+    }
 
 
 def ship(run: Path, dest: Path = WEIGHTS, built: Built | None = None, log=print) -> dict:
@@ -102,15 +125,22 @@ def ship(run: Path, dest: Path = WEIGHTS, built: Built | None = None, log=print)
     xs, ys = calibration_set(reader, built)
     cal = fit(xs, ys)
     meta = {
-        "sha256": meta["sha256"], "parameters": params, "dtype": "float16",
-        "base": info["base"], "calibration": {"a": cal["a"], "b": cal["b"]}, "threshold": cal["threshold"],
-        "validation": {k: cal[k] for k in ("auc", "ece", "instances", "positives", "fitted")} | {"titles": built.val_titles},
+        "sha256": meta["sha256"],
+        "parameters": params,
+        "dtype": "float16",
+        "base": info["base"],
+        "calibration": {"a": cal["a"], "b": cal["b"]},
+        "threshold": cal["threshold"],
+        "validation": {k: cal[k] for k in ("auc", "ece", "instances", "positives", "fitted")}
+        | {"titles": built.val_titles},
         "training": {k: info[k] for k in ("seed", "epochs", "lr", "batch_size", "max_length", "stats") if k in info}
         | {"metrics": info.get("metrics"), "command": info.get("command", "")},
         "attribution": ATTRIBUTION,
     }
     meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    log(f"shipped {params / 1e6:.1f}M parameters to {dest} ({dest.stat().st_size / 1e6:.1f} MB); calibration {json.dumps(cal)}")
+    log(
+        f"shipped {params / 1e6:.1f}M parameters to {dest} ({dest.stat().st_size / 1e6:.1f} MB); calibration {json.dumps(cal)}"
+    )
     return meta
 
 

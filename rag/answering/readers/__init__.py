@@ -28,7 +28,7 @@ class Reader(ABC):
 
     @classmethod
     @abstractmethod
-    def from_settings(cls, settings: Settings) -> "Reader": ...
+    def from_settings(cls, settings: Settings) -> Reader: ...
 
     @abstractmethod
     def probabilities(self, question: str, texts: Sequence[str]) -> np.ndarray:

@@ -63,7 +63,9 @@ class MiniLMReader(Reader):
         missing, unexpected = model.load_state_dict(shipped, strict=False)
         kept = {k for k in missing if "word_embeddings" not in k and not k.endswith("position_ids")}
         if unexpected or kept:
-            raise ReaderError(f"{weights}: does not fit the base model (missing {sorted(kept)[:3]}, unexpected {unexpected[:3]})")
+            raise ReaderError(
+                f"{weights}: does not fit the base model (missing {sorted(kept)[:3]}, unexpected {unexpected[:3]})"
+            )
         self.model = model.eval()
         self.torch = torch
         cal = info["calibration"]
@@ -71,7 +73,7 @@ class MiniLMReader(Reader):
         self.threshold = float(info["threshold"])
 
     @classmethod
-    def from_settings(cls, settings) -> "MiniLMReader":
+    def from_settings(cls, settings) -> MiniLMReader:
         if settings.reader_weights:
             weights = Path(settings.reader_weights).expanduser()
             return cls(weights, weights.with_suffix(".json"))
@@ -80,12 +82,17 @@ class MiniLMReader(Reader):
     def logits(self, question: str, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros(0, np.float32)
-        enc = self.tokenizer([question] * len(texts), list(texts), truncation=True, max_length=MAX_LENGTH,
-                             padding=True, return_tensors="pt")
+        enc = self.tokenizer(
+            [question] * len(texts),
+            list(texts),
+            truncation=True,
+            max_length=MAX_LENGTH,
+            padding=True,
+            return_tensors="pt",
+        )
         with self.torch.inference_mode():
             return self.model(**enc).logits[:, 0].float().numpy()
 
     def probabilities(self, question: str, texts: Sequence[str]) -> np.ndarray:
         z = self.a * self.logits(question, texts) + self.b
         return 1.0 / (1.0 + np.exp(-z))
-
