@@ -145,8 +145,8 @@ def ask(
 def docs(index: IndexOpt = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List the indexed briefings with their sections."""
     engine = rag.get_engine(settings_for(index))
-    infos = engine.index.documents()
-    sections = engine.index.catalog.sections()
+    infos = engine.documents()
+    sections = engine.sections()
     if as_json:
         print(json.dumps([{**info.__dict__, "sections": sections.get(info.doc_id, [])} for info in infos], indent=2))
         return
@@ -169,7 +169,7 @@ def check(
     repair: Annotated[bool, typer.Option(help="Fix what can be fixed")] = False,
 ) -> None:
     """Verify that catalog, Chroma and BM25 agree (after a crash, say)."""
-    report = rag.get_engine(settings_for(index)).index.check(repair=repair)
+    report = rag.check(repair=repair, settings=settings_for(index))
     console.print(
         f"{report.documents} documents, {report.chunks} chunks, {report.vectors} vectors; "
         f"{len(report.orphan_vectors)} orphan vectors, {len(report.missing_vectors)} missing vectors, "
@@ -180,6 +180,33 @@ def check(
         console.print("[green]repaired[/]")
     elif not report.ok:
         console.print("[yellow]run `rag check --repair` to fix[/]")
+        raise typer.Exit(1)
+
+
+BriefingArg = Annotated[str, typer.Argument(help="The briefing: its file's path, its file name, or its doc id")]
+
+
+@app.command()
+def remove(briefing: BriefingArg, index: IndexOpt = None) -> None:
+    """Take one briefing out of the index (its file stays on disk)."""
+    try:
+        info = rag.remove(briefing, settings=settings_for(index))
+    except (LookupError, ValueError) as exc:  # not indexed, or a name two files share
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"removed “{info.title}” ({info.source}); the file stays on disk")
+
+
+@app.command()
+def reindex(briefing: BriefingArg, index: IndexOpt = None) -> None:
+    """Read one briefing's file again: re-chunked and re-embedded even if unchanged."""
+    try:
+        report = rag.reindex(briefing, settings=settings_for(index))
+    except (LookupError, ValueError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    print_report(report)
+    if report.failed:
         raise typer.Exit(1)
 
 

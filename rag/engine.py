@@ -1,35 +1,60 @@
 """One engine behind every door (Python API, CLI, chat, evaluation).
 
-Answering is a LangChain runnable chain:
-``condense -> retrieve -> select evidence -> compose -> verify citations``.
-A generative backend replaces only the ``compose`` step; evidence selection
-still runs, so the extractive answer is always at hand as the fallback.
+Answering runs ``condense -> retrieve -> select evidence`` as a LangChain
+chain of typed steps (``rag.turn`` names each step's record), then ``compose``
+and ``verify citations``. Compose is a generator: it yields the text as it is
+written (a generative backend's reply as it streams, or the extractive answer a
+sentence at a time) and returns the ``Answer``, so ``ask_stream`` needs no
+thread and ``ask`` is the same run with the pieces dropped. A generative backend
+replaces only the compose step; evidence selection still runs, so the
+extractive answer is always at hand as the fallback.
+
+The library (what is indexed, removing and re-reading one briefing, checking
+the index) is here too, so that the chat and the CLI never reach into the index.
 """
 
 from __future__ import annotations
 
-import queue
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from functools import cached_property
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from . import answering, conversation
-from .catalog import Filters
+from .catalog import DocInfo, Filters
 from .citations import verify
 from .config import Settings
-from .index import Index
+from .index import CheckReport, Index
 from .ingest import Progress
 from .ingest import ingest as run_ingest
-from .models import Answer, IngestReport
+from .models import Answer, Document, FileResult, IngestReport
 from .retrieval import SEARCHES
+from .turn import Condensed, Retrieved, Selected, Turn
 
 MAX_QUESTION_CHARS = 2000
 _CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x1f\x7f-\x9f]")  # ANSI escapes, then single controls
+
+A = TypeVar("A", bound=Turn)
+B = TypeVar("B", bound=Turn)
+
+
+def _timed(name: str, step: Callable[[A], B]) -> Runnable[A, B]:
+    def run(record: A) -> B:
+        t0 = time.perf_counter()
+        out = step(record)
+        out.timings[name] = round((time.perf_counter() - t0) * 1000, 2)
+        return out
+
+    return RunnableLambda(run, name=name)
+
+
+class NotIndexed(LookupError):
+    """No indexed briefing matches what was asked for."""
 
 
 class Engine:
@@ -41,15 +66,83 @@ class Engine:
     def ingest(self, paths: Iterable[str], *, prune: bool = False, progress: Progress | None = None) -> IngestReport:
         return run_ingest(paths, self.index, prune=prune, progress=progress)
 
-    # -- the chain ----------------------------------------------------------
-    def _timed(self, name: str, fn):
-        def step(state: dict[str, Any]) -> dict[str, Any]:
-            t0 = time.perf_counter()
-            state = fn(state)
-            state["timings"][name] = round((time.perf_counter() - t0) * 1000, 2)
-            return state
+    # -- the library ----------------------------------------------------------
+    def documents(self) -> list[DocInfo]:
+        """The indexed briefings (no text; ``document()`` has it)."""
+        return self.index.documents()
 
-        return RunnableLambda(step, name=name)
+    def document(self, doc_id: str) -> Document | None:
+        return self.index.document(doc_id)
+
+    def sections(self) -> dict[str, list[str]]:
+        """Each briefing's heading paths, by doc id."""
+        return self.index.catalog.sections()
+
+    def regions(self) -> list[str]:
+        return self.index.regions()
+
+    def find(self, briefing: str) -> DocInfo | None:
+        """The indexed briefing ``briefing`` names: its doc id, its file's path, or
+        (without any folder) its file name when exactly one indexed file has it.
+
+        A path is matched exactly, never by its name alone: two folders may
+        hold files of the same name. Raises ``ValueError`` for an ambiguous name.
+        """
+        docs = self.documents()
+        by_id = next((d for d in docs if d.doc_id == briefing), None)
+        if by_id is not None:
+            return by_id
+        name = str(briefing)
+        if "/" in name or "\\" in name or name.startswith("~"):
+            return self.index.catalog.document_by_source(str(Path(name).expanduser().resolve()))
+        same = [d for d in docs if Path(d.source).name == name]
+        if len(same) > 1:
+            raise ValueError(
+                f"{len(same)} indexed files are named {name}: " + ", ".join(d.source for d in same) + "; give the path"
+            )
+        return same[0] if same else None
+
+    def _found(self, briefing: str) -> DocInfo:
+        info = self.find(briefing)
+        if info is None:
+            raise NotIndexed(f"no indexed briefing is {briefing!r}; `rag docs` lists them")
+        return info
+
+    def remove(self, briefing: str) -> DocInfo:
+        """Take one briefing out of the index (catalog, Chroma and BM25); its file stays on disk.
+
+        Raises ``NotIndexed`` when nothing matches (see ``find``).
+        """
+        info = self._found(briefing)
+        self.index.remove(info.doc_id)
+        return info
+
+    def reindex(self, briefing: str) -> IngestReport:
+        """Read one briefing's file again and re-chunk and re-embed it, even if unchanged."""
+        info = self._found(briefing)
+        if not Path(info.source).exists():
+            why = f"{Path(info.source).name} is gone from disk; remove it instead"
+            return IngestReport(files=[FileResult(info.source, "failed", why)])
+        report = self.ingest([info.source])
+        if report.unchanged:
+            # Unchanged files are skipped by ingest: take it out first, then it is read as new.
+            self.index.remove(info.doc_id)
+            report = self.ingest([info.source])
+            if not report.failed:
+                for f in report.files:
+                    f.status = "updated" if f.status == "added" else f.status
+        return report
+
+    def check(self, *, repair: bool = False) -> CheckReport:
+        """Whether catalog, Chroma and BM25 agree (after a crash, say); ``repair`` fixes what it can."""
+        return self.index.check(repair=repair)
+
+    def warm_up(self) -> None:
+        """Load the models and search indexes now, not at the first question."""
+        if self.documents():
+            self.ask("warm up")
+        else:
+            _ = self.index.embedder
 
     # -- generative backend (rag/llm): replaces compose, condenses follow-ups --
     @property
@@ -74,37 +167,39 @@ class Engine:
             return str(exc)
         return None
 
-    def _condense(self, state: dict[str, Any]) -> dict[str, Any]:
-        rewrite = conversation.rewrite(state["question"], state["history"])
-        state["rewrite"] = rewrite
-        state["query"], state["focus"] = rewrite.standalone, rewrite.focus
+    @cached_property
+    def reader(self) -> answering.Reader | None:
+        return answering.get_reader(self.settings)
+
+    # -- the chain's steps ----------------------------------------------------
+    def _condense(self, turn: Turn) -> Condensed:
+        rewrite = conversation.rewrite(turn.question, list(turn.history))
+        query, focus, notes = rewrite.standalone, rewrite.focus, ()
         if self.generative and rewrite.rewritten:
             from .llm import LLMError, generative
 
             try:
-                state["query"] = state["focus"] = generative.condense(state["question"], state["history"], self.llm)
+                query = focus = generative.condense(turn.question, list(turn.history), self.llm)
             except LLMError as exc:
-                state["notes"].append(f"the follow-up was not rewritten by the model ({exc})")
-        return state
+                notes = (f"the follow-up was not rewritten by the model ({exc})",)
+        return turn.then(Condensed, rewrite=rewrite, query=query, focus=focus, notes=notes)
 
-    def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
-        search = SEARCHES[state.get("method", "hybrid")]
-        state["passages"] = search(self.index, state["query"], state["k"], state["filters"])
-        state["candidates"] = self._conversation_passages(state, search)
-        return state
+    def _retrieve(self, c: Condensed) -> Retrieved:
+        search = SEARCHES[c.method]
+        passages = search(self.index, c.query, c.k, c.filters)
+        return c.then(Retrieved, passages=passages, candidates=self._conversation_passages(c, passages, search))
 
-    def _conversation_passages(self, state: dict[str, Any], search) -> list:
+    def _conversation_passages(self, c: Condensed, passages: list, search) -> list:
         """For a follow-up, the retrieved passages of the briefing the conversation is about.
 
         That briefing is the one the previous turn (question and answer) retrieves
         first; it is kept unless the follow-up names something it does not mention,
         which is a switch to another event. All passages stay in ``Answer.passages``.
         """
-        rewrite = state["rewrite"]
-        passages = state["passages"]
+        rewrite = c.rewrite
         if not rewrite.rewritten or not passages:
             return passages
-        earlier = search(self.index, f"{rewrite.previous} {rewrite.previous_answer}".strip(), 1, state["filters"])
+        earlier = search(self.index, f"{rewrite.previous} {rewrite.previous_answer}".strip(), 1, c.filters)
         if not earlier:
             return passages
         doc_id = earlier[0].doc_id
@@ -113,81 +208,57 @@ class Engine:
             return passages
         return [p for p in passages if p.doc_id == doc_id] or passages
 
-    def _select(self, state: dict[str, Any]) -> dict[str, Any]:
+    def _select(self, r: Retrieved) -> Selected:
         doc_texts = {}
-        for p in state["candidates"]:
+        for p in r.candidates:
             if p.doc_id not in doc_texts:
                 doc = self.index.document(p.doc_id)
                 doc_texts[p.doc_id] = doc.text if doc else ""
         # The rewritten question decides what is asked (its cues, terms and names):
         # for a follow-up it is the current turn with its references resolved.
         ranked = answering.score_evidence(
-            state["focus"],
-            state["candidates"],
-            self.index.embedder,
-            doc_texts=doc_texts,
-            embed_units=self.settings.embed_units,
+            r.focus, r.candidates, self.index.embedder, doc_texts=doc_texts, embed_units=self.settings.embed_units
         )
-        state["selection"] = answering.select(
-            state["focus"], ranked, self.settings, reader=self.reader, doc_texts=doc_texts
-        )
-        return state
+        selection = answering.select(r.focus, ranked, self.settings, reader=self.reader, doc_texts=doc_texts)
+        return r.then(Selected, selection=selection)
 
     @cached_property
-    def reader(self) -> answering.Reader | None:
-        return answering.get_reader(self.settings)
+    def prepare(self) -> Runnable[Turn, Selected]:
+        """The steps up to the evidence: ``Turn -> Condensed -> Retrieved -> Selected``."""
+        return _timed("condense", self._condense) | _timed("retrieve", self._retrieve) | _timed("select", self._select)
 
-    def _compose(self, state: dict[str, Any]) -> dict[str, Any]:
-        selection = state["selection"]
+    def _compose(self, s: Selected) -> Generator[str, None, Answer]:
+        """Yield the answer's text as it is written; return the ``Answer``."""
 
         def extractive_answer() -> Answer:
-            return answering.compose(state["question"], selection, state["passages"])
+            return answering.compose(s.question, s.selection, s.passages)
 
-        if not self.generative:
-            state["answer"] = extractive_answer()
-            return state
-        from .llm import LLMError, generative
+        if self.generative:
+            from .llm import LLMError, generative
 
-        try:
-            answer = generative.compose(
-                state["query"], state["passages"], self.llm, extractive_answer, state["on_delta"], selection
-            )
-            answer.question = state["question"]
-            answer.confidence = selection.confidence
-        except LLMError as exc:
+            try:
+                answer = yield from generative.compose(s.query, s.passages, self.llm, extractive_answer, s.selection)
+                answer.question = s.question
+                answer.confidence = s.selection.confidence
+                return answer
+            except LLMError as exc:
+                answer = extractive_answer()
+                answer.notes.append(f"generative answer unavailable: {exc}; this is the extractive answer")
+        else:
             answer = extractive_answer()
-            answer.notes.append(f"generative answer unavailable: {exc}; this is the extractive answer")
-        state["answer"] = answer
-        return state
+        parts = answer.text.replace("] ", "]\n").split("\n")  # one sentence and its markers each
+        for i, part in enumerate(parts):
+            yield part if i == len(parts) - 1 else part + " "
+        return answer
 
-    def _verify(self, state: dict[str, Any]) -> dict[str, Any]:
-        answer = verify(state["answer"], self.index.catalog)
+    def _verify(self, s: Selected, answer: Answer) -> Answer:
+        answer = verify(answer, self.index.catalog)
         if not answer.refused and not answer.citations:
-            answer = answering.refusal(state["question"], state["passages"], state["selection"])
-        state["answer"] = answer
-        return state
+            answer = answering.refusal(s.question, s.passages, s.selection)
+        return answer
 
-    @cached_property
-    def chain(self) -> Runnable:
-        return (
-            self._timed("condense", self._condense)
-            | self._timed("retrieve", self._retrieve)
-            | self._timed("select", self._select)
-            | self._timed("compose", self._compose)
-            | self._timed("verify", self._verify)
-        )
-
-    def ask(
-        self,
-        question: str,
-        *,
-        history: list[dict] | None = None,
-        filters: Filters | dict | None = None,
-        k: int | None = None,
-        method: str = "hybrid",
-        on_delta=None,
-    ) -> Answer:
-        """``on_delta(text)``, if given, receives a generative backend's reply as it streams."""
+    # -- asking ---------------------------------------------------------------
+    def _turn(self, question: str, history, filters, k: int | None, method: str) -> Turn:
         question = "" if question is None else question
         if not isinstance(question, str):
             raise ValueError("the question must be text")
@@ -201,28 +272,20 @@ class Engine:
                 f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}; "
                 "ask a shorter question"
             )
-        t0 = time.perf_counter()
-        state = self.chain.invoke(
-            {
-                "question": question,
-                "history": list(history or []),
-                "filters": Filters.parse(filters),
-                "k": k or self.settings.k,
-                "method": method,
-                "timings": {},
-                "notes": [],
-                "on_delta": on_delta,
-            }
+        if method not in SEARCHES:
+            raise ValueError(f"unknown search method {method!r}; use one of {', '.join(SEARCHES)}")
+        return Turn(
+            question=question,
+            history=tuple(history or ()),
+            filters=Filters.parse(filters),
+            k=k or self.settings.k,
+            method=method,
         )
-        answer: Answer = state["answer"]
-        answer.notes[:0] = state["notes"]
-        answer.standalone_question = state["query"]
-        answer.timings = {**state["timings"], "total": round((time.perf_counter() - t0) * 1000, 2)}
-        return answer
 
     def ask_stream(
         self,
         question: str,
+        *,
         history: list[dict] | None = None,
         filters: Filters | dict | None = None,
         k: int | None = None,
@@ -233,40 +296,48 @@ class Engine:
         With a generative backend the deltas are the model's raw reply as it
         streams; the final ``Answer`` is what survived citation enforcement (or
         the extractive fallback) and replaces them. Extractive answers come as
-        a few sentence-sized deltas. Errors (an empty question) raise here.
+        sentence-sized deltas. A bad question or filter raises ``ValueError``
+        before anything is yielded.
         """
-        pieces: queue.Queue = queue.Queue()
-        done = object()
-        result: dict[str, Any] = {}
+        turn = self._turn(question, history, filters, k, method)
+        return self._stream(turn)
 
-        def run() -> None:
+    def _stream(self, turn: Turn) -> Iterator[tuple[str, Any]]:
+        t0 = time.perf_counter()
+        selected = self.prepare.invoke(turn)
+        t1 = time.perf_counter()
+        composing = self._compose(selected)
+        while True:
             try:
-                result["answer"] = self.ask(
-                    question,
-                    history=history,
-                    filters=filters,
-                    k=k,
-                    method=method,
-                    on_delta=lambda text: pieces.put(text),
-                )
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                result["error"] = exc
-            finally:
-                pieces.put(done)
-
-        threading.Thread(target=run, name="rag-ask-stream", daemon=True).start()
-        streamed = False
-        while (piece := pieces.get()) is not done:
-            streamed = True
-            yield ("delta", piece)
-        if "error" in result:
-            raise result["error"]
-        answer: Answer = result["answer"]
-        if not streamed:
-            parts = answer.text.replace("] ", "]\n").split("\n")  # one sentence and its markers each
-            for i, part in enumerate(parts):
-                yield ("delta", part if i == len(parts) - 1 else part + " ")
+                yield ("delta", next(composing))
+            except StopIteration as done:
+                answer: Answer = done.value
+                break
+        t2 = time.perf_counter()
+        answer = self._verify(selected, answer)
+        t3 = time.perf_counter()
+        answer.notes[:0] = selected.notes
+        answer.standalone_question = selected.query
+        answer.timings = {
+            **selected.timings,
+            "compose": round((t2 - t1) * 1000, 2),
+            "verify": round((t3 - t2) * 1000, 2),
+            "total": round((t3 - t0) * 1000, 2),
+        }
         yield ("answer", answer)
+
+    def ask(
+        self,
+        question: str,
+        *,
+        history: list[dict] | None = None,
+        filters: Filters | dict | None = None,
+        k: int | None = None,
+        method: str = "hybrid",
+    ) -> Answer:
+        """The answer, with a citation for every statement (``ask_stream`` without the deltas)."""
+        *_, (_, answer) = self.ask_stream(question, history=history, filters=filters, k=k, method=method)
+        return answer
 
 
 _ENGINES: dict[Settings, Engine] = {}

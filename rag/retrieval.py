@@ -9,11 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document as LCDocument
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
-
 from .catalog import Filters
 from .index import Index
 from .models import Passage
@@ -85,18 +80,3 @@ def hybrid_search(index: Index, query: str, k: int, filters: Filters) -> list[Pa
 
 
 SEARCHES: dict[str, SearchFn] = {"dense": dense_search, "bm25": bm25_search, "hybrid": hybrid_search}
-
-
-class BriefingRetriever(BaseRetriever):
-    """The hybrid search as a LangChain retriever (passage fields in metadata)."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    index: Index
-    k: int = 6
-    filters: Filters = Filters()
-    method: str = "hybrid"
-
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
-        passages = SEARCHES[self.method](self.index, query, self.k, self.filters)
-        return [LCDocument(page_content=p.text, metadata=p.to_dict(), id=p.chunk_id) for p in passages]

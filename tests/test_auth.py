@@ -189,7 +189,8 @@ def test_editor_can_change_the_library(server, tmp_path: Path) -> None:
     client = _client(server, EDITOR)
     extra = tmp_path / "cutter.md"
     extra.write_text(
-        "# Cutter tows barge\n\nDate: 2024-05-02\n\nA coastguard cutter towed a drifting grain barge into Port Talbot.\n"
+        "# Cutter tows barge\n\nDate: 2024-05-02\n\n"
+        "A coastguard cutter towed a drifting grain barge into Port Talbot.\n"
     )
     message = client.predict([handle_file(str(extra))], api_name="/upload")[0]
     assert "1 added" in message, message
@@ -243,15 +244,13 @@ def test_browser_asks_for_a_login_first(server) -> None:
 
 def test_errors_reach_the_browser_without_paths_or_traces(server, monkeypatch: pytest.MonkeyPatch) -> None:
     """An unexpected failure inside answering: the chat says so, the details stay in the server log."""
-    import ui.app
-
     chat = ChatApp(server["settings"])
 
     def broken(*args, **kwargs):  # a stand-in for a failure we cannot provoke on purpose (a disk error mid-answer)
         raise OSError(f"[Errno 5] Input/output error: '{server['base']}/index/chroma/data.bin'")
         yield  # pragma: no cover
 
-    monkeypatch.setattr(ui.app, "stream_answer", broken)
+    monkeypatch.setattr(chat.engine, "ask_stream", broken)
     *_, (_, messages, _, _) = chat.respond("Who joined the patrol?", [], None, [], "", "", [])
     shown = messages[-1]["content"]
     assert (
@@ -262,6 +261,6 @@ def test_errors_reach_the_browser_without_paths_or_traces(server, monkeypatch: p
         raise ValueError(f"filter sources={server['base']}/x.md matches nothing")
         yield  # pragma: no cover
 
-    monkeypatch.setattr(ui.app, "stream_answer", refused)
+    monkeypatch.setattr(chat.engine, "ask_stream", refused)
     *_, (_, messages, _, _) = chat.respond("Who joined the patrol?", [], None, [], "", "", [])
     assert "x.md" in messages[-1]["content"] and str(server["base"]) not in messages[-1]["content"]

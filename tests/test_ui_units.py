@@ -15,7 +15,6 @@ from rag.users import Users
 from ui import render
 from ui.app import describe_filters, filters_from, launch_kwargs
 from ui.library import safe_upload_name, stage_uploads
-from ui.streaming import stream_answer, word_groups
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -164,35 +163,6 @@ def test_feedback_is_appended_as_json_lines(tmp_path: Path) -> None:
     assert lines[0]["question"] == "Who?" and lines[0]["answer"] == "A did it. [1]"
     assert lines[0]["citations"][0]["quote"] == "A did it."
     assert lines[1]["filters"] == {"region": ["X"]}
-
-
-def test_word_groups_join_back() -> None:
-    text = "  One two three four five [1] six.\nSeven [2]"
-    pieces = list(word_groups(text, 2))
-    assert "".join(pieces) == text and len(pieces) > 3
-
-
-class _Engine:
-    def __init__(self, answer: Answer, streams: bool) -> None:
-        self.answer = answer
-        if streams:
-            self.ask_stream = self._stream
-
-    def ask(self, question, history=None, filters=None, k=None):
-        return self.answer
-
-    def _stream(self, question, history=None, filters=None, k=None):
-        yield ("delta", "A did ")
-        yield ("delta", "it. [1]")
-        yield ("answer", self.answer)
-
-
-@pytest.mark.parametrize("streams", [False, True])
-def test_stream_answer_yields_deltas_then_the_answer(streams: bool) -> None:
-    answer = Answer("Who?", "A did it. [1]", False)
-    items = list(stream_answer(_Engine(answer, streams), "Who?", pause=0))
-    assert items[-1] is answer
-    assert "".join(items[:-1]) == answer.text
 
 
 def test_launch_settings() -> None:

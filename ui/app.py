@@ -1,8 +1,8 @@
 """The chat: a Gradio Blocks app on top of ``rag.Engine``.
 
 The UI holds no retrieval or answering logic: every answer comes from
-``ui.streaming.stream_answer`` (the engine), every library change from the
-engine's ingest/remove. This module wires components and renders results
+``Engine.ask_stream``, every library change from the engine's public library
+methods (ingest, find, remove, reindex), through ``ui.library``. This module wires components and renders results
 through ``ui.render``, which escapes all briefing text.
 
 Start it with ``rag serve`` (or ``serve(settings)`` from Python).
@@ -30,7 +30,6 @@ from rag.users import Users
 from . import render
 from .library import delete_document, ingest_uploads, reindex_document
 from .paths import display_names, public_answer, scrub
-from .streaming import stream_answer
 
 log = logging.getLogger("ui")
 
@@ -168,23 +167,23 @@ class ChatApp:
             raise gr.Error(EDITORS_ONLY)
 
     def names(self) -> dict[str, str]:
-        return display_names(d.source for d in self.engine.index.documents())
+        return display_names(d.source for d in self.engine.documents())
 
     def examples(self) -> list[str]:
         """The configured example questions, else the newest briefings' titles (asking a title finds its lead)."""
         configured = [q.strip() for q in self.settings.ui_examples.split("|") if q.strip()]
         if configured:
             return configured[:N_EXAMPLES]
-        docs = sorted(self.engine.index.documents(), key=lambda d: (d.date or "", d.ingested_at), reverse=True)
+        docs = sorted(self.engine.documents(), key=lambda d: (d.date or "", d.ingested_at), reverse=True)
         return [d.title for d in docs[:N_EXAMPLES]]
 
     # -- choices from the index -------------------------------------------------------
     def regions(self) -> list[str]:
-        return self.engine.index.regions()
+        return self.engine.regions()
 
     def doc_choices(self, by: str = "source") -> list[tuple[str, str]]:
         """(label, value) per briefing; a source value is its display name, which the source filter matches."""
-        docs = self.engine.index.documents()
+        docs = self.engine.documents()
         names = display_names(d.source for d in docs)
         out = []
         for d in docs:
@@ -193,7 +192,7 @@ class ChatApp:
         return out
 
     def library_rows(self) -> list[list[Any]]:
-        docs = self.engine.index.documents()
+        docs = self.engine.documents()
         names = display_names(d.source for d in docs)
         return [
             [
@@ -208,7 +207,7 @@ class ChatApp:
         ]
 
     def library_summary(self) -> str:
-        docs = self.engine.index.documents()
+        docs = self.engine.documents()
         chunks = sum(d.n_chunks for d in docs)
         return f"**{len(docs)} briefings** in the index, {chunks} passages."
 
@@ -228,15 +227,15 @@ class ChatApp:
 
         filters = filters_from(regions, date_from, date_to, sources)
         text = ""
-        answer: Answer | None = None
+        answer: Answer
         try:
-            for item in stream_answer(self.engine, question, history=session["history"], filters=filters):
-                if isinstance(item, str):
-                    text += item
+            for kind, value in self.engine.ask_stream(question, history=session["history"], filters=filters):
+                if kind == "delta":
+                    text += value
                     chat[turn] = {"role": "assistant", "content": render.streaming_markdown(text)}
                     yield gr.update(), chat, gr.update(), session
                 else:
-                    answer = item
+                    answer = value
         except ValueError as exc:  # a user-facing message: empty or long question, bad date, ...
             chat[turn] = {"role": "assistant", "content": render.error_markdown(f"Could not answer: {scrub(str(exc))}")}
             yield gr.update(), chat, gr.update(), session
@@ -249,10 +248,6 @@ class ChatApp:
                     "Something went wrong while answering. The error is in the server log; try again or rephrase."
                 ),
             }
-            yield gr.update(), chat, gr.update(), session
-            return
-        if answer is None:
-            chat[turn] = {"role": "assistant", "content": render.error_markdown("The engine returned no answer.")}
             yield gr.update(), chat, gr.update(), session
             return
         data = public_answer(answer.to_dict(), self.names())
@@ -306,7 +301,7 @@ class ChatApp:
 
     # -- briefing viewer --------------------------------------------------------------
     def briefing(self, doc_id: str, start: int | None = None, end: int | None = None) -> str:
-        doc = self.engine.index.document(doc_id)
+        doc = self.engine.document(doc_id)
         return render.briefing_html(doc, start, end, source=self.names().get(doc.source, "") if doc else "")
 
     def open_from_sources(self, evt: gr.EventData):
@@ -314,7 +309,7 @@ class ChatApp:
         doc_id = data.get("doc_id")
         if not doc_id:
             return gr.update(), gr.update()
-        doc = self.engine.index.document(doc_id)
+        doc = self.engine.document(doc_id)
         title = doc.title if doc else "Briefing"
         label = f"Briefing: {title}" + (f"  (source [{data['n']}])" if data.get("n") else "")
         return self.briefing(doc_id, data.get("start"), data.get("end")), gr.update(open=True, label=label)
@@ -628,10 +623,7 @@ def warm_up(app: ChatApp) -> float:
     """Load the models before the first visitor asks (the first question would wait for them)."""
     t0 = time.perf_counter()
     try:
-        if app.engine.index.documents():
-            app.engine.ask("warm up")
-        else:
-            _ = app.engine.index.embedder
+        app.engine.warm_up()
     except Exception:  # a warm-up failure must not stop the server; the first question will show it
         log.warning("warm-up failed:\n%s", traceback.format_exc())
     return time.perf_counter() - t0

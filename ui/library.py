@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag.engine import NotIndexed
 from rag.loaders import SUPPORTED, LoadError, load
 from rag.models import FileResult, IngestReport
 from rag.private import private_dir, private_file
@@ -164,7 +165,7 @@ def ingest_uploads(engine: Any, files: list[Any], progress=None) -> IngestReport
                 path = Path(f.path)
                 if path in restored:
                     f.reason = f"{f.reason}; {KEPT}" if f.reason else KEPT
-                elif path.parent == folder and engine.index.catalog.document_by_source(str(path)) is None:
+                elif path.parent == folder and engine.find(str(path)) is None:
                     path.unlink(missing_ok=True)  # a new file the engine could not read is not kept
     return report
 
@@ -174,7 +175,7 @@ def _settle_replacements(engine: Any, staged: Staged) -> set[Path]:
     (their catalog, Chroma and BM25 entries were never touched). Returns those put back."""
     restored = set()
     for target, (backup, sha) in staged.previous.items():
-        info = engine.index.catalog.document_by_source(str(target))
+        info = engine.find(str(target))
         if info is not None and info.sha256 == sha:
             backup.unlink(missing_ok=True)
         else:
@@ -185,12 +186,11 @@ def _settle_replacements(engine: Any, staged: Staged) -> set[Path]:
 
 def delete_document(engine: Any, doc_id: str) -> str:
     with LIBRARY_LOCK:
-        info = next((d for d in engine.index.documents() if d.doc_id == doc_id), None)
-        if info is None:
+        try:
+            info = engine.remove(doc_id)
+        except NotIndexed:
             return "That briefing is not in the index (already deleted?)."
-        engine.index.remove(doc_id)
         source = Path(info.source)
-        note = ""
         if source.parent == uploads_dir(engine.settings.index_dir):
             source.unlink(missing_ok=True)
             note = " The uploaded file was deleted too."
@@ -202,20 +202,7 @@ def delete_document(engine: Any, doc_id: str) -> str:
 def reindex_document(engine: Any, doc_id: str) -> IngestReport:
     """Read one briefing's file again; re-chunk and re-embed it even if unchanged."""
     with LIBRARY_LOCK:
-        info = next((d for d in engine.index.documents() if d.doc_id == doc_id), None)
-        if info is None:
+        try:
+            return engine.reindex(doc_id)
+        except NotIndexed:
             return IngestReport(files=[FileResult(doc_id, "failed", "that briefing is not in the index")])
-        if not Path(info.source).exists():
-            return IngestReport(
-                files=[
-                    FileResult(info.source, "failed", f"{Path(info.source).name} is gone from disk; delete it instead")
-                ]
-            )
-        report = engine.ingest([info.source])
-        if report.unchanged:
-            engine.index.remove(doc_id)
-            report = engine.ingest([info.source])
-            if not report.failed:
-                for f in report.files:
-                    f.status = "updated" if f.status == "added" else f.status
-        return report

@@ -117,9 +117,10 @@ def _quoted_sentence(c: dict, n_attr: str = "") -> str:
 def citation_card(c: dict, turn: int) -> str:
     n = int(c["n"])
     n_attr = f' data-n="{n}"'
+    meta = _meta(c["title"], c.get("date"), c.get("region"), c["source"])
     return (
         f'<div class="src-card" id="cite-{turn}-{n}" data-n="{n}">'
-        f'<div class="card-head"><span class="card-n">[{n}]</span>{_meta(c["title"], c.get("date"), c.get("region"), c["source"])}</div>'
+        f'<div class="card-head"><span class="card-n">[{n}]</span>{meta}</div>'
         f"{_quoted_sentence(c, n_attr)}</div>"
     )
 

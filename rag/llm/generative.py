@@ -16,7 +16,7 @@ is returned with a note.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
 from ..answering.refusal import REFUSAL
@@ -207,10 +207,13 @@ def compose(
     passages: list[Passage],
     backend: LLMBackend,
     fallback: Callable[[], Answer],
-    on_delta: Callable[[str], None] | None = None,
     selection=None,
-) -> Answer:
+) -> Generator[str, None, Answer]:
     """Ask ``backend`` to answer from ``passages``; keep only what they support.
+
+    Yields the model's reply as it streams and returns the ``Answer`` (what
+    survived enforcement, or ``fallback()``), so the caller streams with a plain
+    ``answer = yield from compose(...)``.
 
     ``selection`` is the answerer's decision (rag/answering/selection.py):
     when it refuses, the model is not asked and the refusal stands, so a
@@ -227,8 +230,7 @@ def compose(
     pieces = []
     for piece in backend.stream(prompt.answer_messages(question, passages)):
         pieces.append(piece)
-        if on_delta:
-            on_delta(piece)
+        yield piece
     result = enforce("".join(pieces), passages)
     notes = []
     if result.invented:
