@@ -34,7 +34,7 @@ def test_built_beside_the_index_with_a_checksum(onnx, onnx_settings):
     record = json.loads((folder / "build.json").read_text())
     assert record["sha256"] == onnx_int8.sha256_file(folder / "model.onnx")
     assert record["mean_cosine"] >= onnx_int8.MIN_COSINE
-    assert onnx_int8._valid(folder) == record
+    assert onnx_int8.valid_build(folder) == record
 
 
 def test_agrees_with_torch_and_is_normalised(onnx, onnx_settings):
@@ -54,11 +54,11 @@ def test_agrees_with_torch_and_is_normalised(onnx, onnx_settings):
 def test_a_tampered_model_is_not_trusted(onnx, tmp_path):
     copy = tmp_path / onnx_int8.BUILD_NAME
     shutil.copytree(onnx.folder, copy)
-    assert onnx_int8._valid(copy)
+    assert onnx_int8.valid_build(copy)
     with open(copy / "model.onnx", "r+b") as f:
         f.seek(1000)
         f.write(b"\x00\x01\x02\x03")
-    assert onnx_int8._valid(copy) is None  # ensure_built would rebuild it
+    assert onnx_int8.valid_build(copy) is None  # ensure_built would rebuild it
 
 
 def test_a_build_that_disagrees_with_torch_is_refused(onnx, tmp_path, monkeypatch):
@@ -74,7 +74,7 @@ def test_a_build_that_disagrees_with_torch_is_refused(onnx, tmp_path, monkeypatc
 
 def test_a_new_index_is_seeded_from_the_machine_cache(onnx, tmp_path):
     shared = tmp_path / "shared" / onnx_int8.BUILD_NAME
-    onnx_int8._copy_build(onnx.folder, shared)
+    onnx_int8.copy_build(onnx.folder, shared)
     fresh = tmp_path / "index" / "models" / onnx_int8.BUILD_NAME
     record = onnx_int8.ensure_built(fresh, shared)  # would take ~30 s if it built
     assert record["sha256"] == onnx.record["sha256"]
@@ -89,7 +89,7 @@ def test_an_index_refuses_vectors_of_another_backend(onnx_settings, tmp_path):
     index = Index(settings)
     assert index.vectors.collection.metadata["embedder"] == "all-MiniLM-L6-v2/onnx-int8"
     with pytest.raises(RuntimeError, match="built with all-MiniLM-L6-v2/onnx-int8"):
-        Index(settings.with_(embed_backend="torch")).vectors
+        _ = Index(settings.with_(embed_backend="torch")).vectors  # opening the store is what refuses
 
 
 def test_ingest_pipeline_surfaces_a_writer_failure(onnx_settings, tmp_path, monkeypatch):

@@ -236,14 +236,6 @@ def test_unreachable_openai_server_is_reported_clearly(clean_settings: rag.Setti
     assert answer.citations and any("cannot be reached" in n for n in answer.notes)
 
 
-def test_llamacpp_backend_reports_missing_file(tmp_path: Path) -> None:
-    from rag.llm.llamacpp_backend import LlamaCppBackend
-
-    backend = LlamaCppBackend(rag.Settings(llm="llamacpp", llm_path=str(tmp_path / "none.gguf")))
-    with pytest.raises(LLMError, match="llama-cpp-python|is not a file"):
-        backend.check()
-
-
 # -- prompt injection, extractive path --------------------------------------------------
 INJECTED_BRIEFING = """# Patrol schedule note
 

