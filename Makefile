@@ -9,7 +9,7 @@ PORT    ?= 7860
 # abspath: INDEX may be relative to the checkout or absolute (make serve INDEX=/srv/briefings-index).
 export RAG_INDEX_DIR ?= $(abspath $(INDEX))
 
-.PHONY: install serve index test test-fast test-llm llm-server browser clean
+.PHONY: install serve index lint test test-fast test-llm llm-server browser clean
 
 install: $(STAMP)
 
@@ -56,7 +56,12 @@ $(LLM_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -c constraints.txt "$$(ls $(WHEELS)/llama_cpp_python-*.whl | sort -V | tail -1)[server]" -e '.[test,local]'
 	touch $@
 
-test: install browser llm-server
+# Lint first: it takes seconds and the tests take minutes. Configuration in pyproject.toml.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint browser llm-server
 	RAG_REQUIRE_LLM_SERVER=1 $(BIN)/python -m pytest
 
 test-llm: llm-server

@@ -193,7 +193,8 @@ class Catalog:
         row = (
             self._conn()
             .execute(
-                "SELECT doc_id, source, sha256, title, date, region, n_chunks, ingested_at FROM documents WHERE source=?",
+                "SELECT doc_id, source, sha256, title, date, region, n_chunks, ingested_at "
+                "FROM documents WHERE source=?",
                 (source,),
             )
             .fetchone()
@@ -204,7 +205,8 @@ class Catalog:
         rows = (
             self._conn()
             .execute(
-                "SELECT doc_id, source, sha256, title, date, region, n_chunks, ingested_at FROM documents ORDER BY date DESC, title"
+                "SELECT doc_id, source, sha256, title, date, region, n_chunks, ingested_at "
+                "FROM documents ORDER BY date DESC, title"
             )
             .fetchall()
         )
@@ -324,10 +326,13 @@ class Catalog:
         columns = self.doc_columns()
         return frozenset(columns.doc_ids[filters.admits(columns)].tolist())
 
+    def chunk_doc_ids(self) -> list[tuple[str, str]]:
+        """(chunk_id, doc_id) of every chunk, in insertion order: ids only, no texts read."""
+        return self._conn().execute("SELECT chunk_id, doc_id FROM chunks ORDER BY rowid").fetchall()
+
     def chunk_ids(self, filters: Filters | None = None) -> list[str]:
         allowed = self.allowed_doc_ids(filters)
-        rows = self._conn().execute("SELECT chunk_id, doc_id FROM chunks ORDER BY rowid")
-        return [cid for cid, doc_id in rows if allowed is None or doc_id in allowed]
+        return [cid for cid, doc_id in self.chunk_doc_ids() if allowed is None or doc_id in allowed]
 
     def all_chunks(self) -> list[Chunk]:
         rows = self._conn().execute(f"SELECT {self._CHUNK_COLS} FROM chunks c ORDER BY c.rowid")
@@ -345,7 +350,8 @@ class Catalog:
         for lo in range(0, len(ids), 500):
             part = ids[lo : lo + 500]
             rows = self._conn().execute(
-                f"SELECT {self._CHUNK_COLS}, d.doc_id, d.source, d.sha256, d.title, d.date, d.region, d.n_chunks, d.ingested_at "
+                f"SELECT {self._CHUNK_COLS}, "
+                "d.doc_id, d.source, d.sha256, d.title, d.date, d.region, d.n_chunks, d.ingested_at "
                 f"FROM chunks c JOIN documents d USING(doc_id) WHERE c.chunk_id IN ({','.join('?' * len(part))})",
                 part,
             )

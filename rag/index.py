@@ -203,12 +203,10 @@ class Index:
         report.vectors = len(in_vectors)
         report.orphan_vectors = sorted(in_vectors - in_catalog)
         report.missing_vectors = sorted(in_catalog - in_vectors)
-        self.lexical.refresh()
-        report.bm25_mismatch = sorted(set(self.lexical._ids) ^ in_catalog)
+        report.bm25_mismatch = sorted(set(self.lexical.ids()) ^ in_catalog)
         if repair:
             if report.bm25_mismatch:  # a saved model that disagrees with its stamp: rebuild from the catalog
-                (self.lexical.folder / "stamp.json").unlink(missing_ok=True)
-                self.lexical._generation = -1
+                self.lexical.discard_saved()
             with self.write_lock:
                 self.vectors.delete(report.orphan_vectors)
                 missing = [c for c in chunks if c.chunk_id in set(report.missing_vectors)]

@@ -52,7 +52,7 @@ class Lexical:
         if self._docs is None:
             rows = np.full(len(self._ids), -1, dtype=np.int32)
             codes: dict[str, int] = {}
-            for cid, doc_id in self.catalog._conn().execute("SELECT chunk_id, doc_id FROM chunks"):
+            for cid, doc_id in self.catalog.chunk_doc_ids():
                 i = self._row.get(cid)
                 if i is not None:
                     rows[i] = codes.setdefault(doc_id, len(codes))
@@ -135,6 +135,32 @@ class Lexical:
         with self._lock:
             self._load_or_build()
 
+    def forget(self) -> None:
+        """Drop the model in memory: the next use reads the saved files again, as a fresh process would."""
+        with self._lock:
+            self._generation = -1
+
+    def discard_saved(self) -> None:
+        """Invalidate the saved model and drop the one in memory: the next use rebuilds from the catalog."""
+        with self._lock:
+            (self.folder / "stamp.json").unlink(missing_ok=True)
+            self._generation = -1
+
+    def ids(self) -> list[str]:
+        """The chunk ids the model holds, in row order (brought up to date with the catalog first)."""
+        with self._lock:
+            self._load_or_build()
+            return list(self._ids)
+
+    def filter_mask(self, filters: Filters) -> np.ndarray:
+        """Per row (``ids()`` order) 1.0 if the catalog allows its document under ``filters``, else 0.0.
+
+        The weight mask ``search`` hands to BM25 when there are filters.
+        """
+        with self._lock:
+            self._load_or_build()
+            return self._mask(filters)
+
     def chunk_ids_of(self, doc_ids: frozenset[str], limit: int) -> list[str] | None:
         """The chunk ids of ``doc_ids``; None when there are more than ``limit``."""
         with self._lock:
@@ -156,4 +182,4 @@ class Lexical:
             return []
         k = min(k, len(ids))
         found, scores = model.retrieve(tokens, k=k, weight_mask=mask, show_progress=False, n_threads=1)
-        return [(ids[int(i)], float(s)) for i, s in zip(found[0], scores[0]) if s > 0]
+        return [(ids[int(i)], float(s)) for i, s in zip(found[0], scores[0], strict=True) if s > 0]

@@ -347,7 +347,8 @@ def _check_docx_sizes(zf, path: Path) -> None:
     for info in infos:
         if info.file_size > 2**20 and info.file_size > MAX_DOCX_RATIO * max(info.compress_size, 1):
             raise LoadError(
-                f"{path.name}: its part {info.filename} is compressed {info.file_size / max(info.compress_size, 1):,.0f} "
+                f"{path.name}: its part {info.filename} is compressed "
+                f"{info.file_size / max(info.compress_size, 1):,.0f} "
                 f"to 1, over the limit of {MAX_DOCX_RATIO} to 1 (a zip bomb?); refused"
             )
     left = MAX_DOCX_UNPACKED  # the headers could lie: count what really comes out

@@ -10,6 +10,7 @@ the files that hold text are made 0600 as well.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -39,9 +40,7 @@ def private_file(path: str | os.PathLike, *, create: bool = False) -> Path:
     """Make an existing file 0600 (``create``: create it empty first, never readable by others)."""
     path = Path(path)
     if create and not path.exists():
-        try:
+        with contextlib.suppress(FileExistsError):  # created meanwhile by another process
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
-        except FileExistsError:
-            pass  # created meanwhile by another process
     _tighten(path, FILE_MODE)
     return path

@@ -32,7 +32,7 @@ class Unit:
         if self.kind == "row":
             cells = split_row(self.text)
             if self.header and len(self.header) == len(cells):
-                return "; ".join(f"{h}: {c}" for h, c in zip(self.header, cells) if c)
+                return "; ".join(f"{h}: {c}" for h, c in zip(self.header, cells, strict=True) if c)
             return "; ".join(c for c in cells if c)
         text = re.sub(r"(\*\*|__|`)", "", self.text)
         text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
@@ -44,7 +44,8 @@ def split_row(line: str) -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def _segmenter():
+def segmenter():
+    """pysbd's English sentence splitter with character spans, built once (it is slow to build)."""
     import pysbd
 
     return pysbd.Segmenter(language="en", clean=False, char_span=True)
@@ -93,7 +94,7 @@ def units_of(text: str, base: int = 0, header: tuple[str, ...] = ()) -> list[Uni
             return
         start = paragraph[0][0]
         body = "".join(line for _, line in paragraph)
-        for span in _segmenter().segment(body):
+        for span in segmenter().segment(body):
             unit = _trimmed(text, start + span.start, start + span.end, base, "sentence")
             if unit:
                 units.append(unit)

@@ -1,4 +1,11 @@
-"""Chroma, embedded on disk or a ``chroma run`` server, behind LangChain's wrapper."""
+"""Chroma, embedded on disk or a ``chroma run`` server.
+
+Used through chromadb's own client, not langchain-chroma's wrapper: vectors
+are computed once at ingest (batched, reused for unchanged chunks) and handed
+over ready, and a search fetches only ids and distances, while the wrapper
+embeds texts itself and always fetches documents and metadata. LangChain users
+get the engine's search as a retriever from ``rag.as_retriever``.
+"""
 
 from __future__ import annotations
 
@@ -43,17 +50,14 @@ def chunk_metadata(chunk: Chunk, doc: Document) -> dict:
 
 class VectorStore:
     def __init__(self, settings: Settings, embedder: Embedder) -> None:
-        from langchain_chroma import Chroma
-
         self.embedder = embedder
         self.client = _client(settings)
-        self.store = Chroma(
-            collection_name=settings.collection,
-            embedding_function=embedder,
-            client=self.client,
-            collection_metadata={"hnsw:space": "cosine", "embedder": embedder.name},
+        # embedding_function=None: chromadb's default one would fetch a model; vectors come from ``embedder``.
+        self.collection = self.client.get_or_create_collection(
+            settings.collection,
+            embedding_function=None,
+            metadata={"hnsw:space": "cosine", "embedder": embedder.name},
         )
-        self.collection = self.client.get_collection(settings.collection)
         built_by = (self.collection.metadata or {}).get("embedder")
         if built_by and built_by != embedder.name:
             raise RuntimeError(
@@ -71,7 +75,7 @@ class VectorStore:
         if not ids:
             return {}
         got = self.collection.get(ids=list(ids), include=["embeddings"])
-        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"])}
+        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"], strict=True)}
 
     def upsert(self, chunks: Sequence[Chunk], doc: Document, vectors: np.ndarray, batch: int = 256) -> None:
         for lo in range(0, len(chunks), batch):
@@ -130,4 +134,4 @@ class VectorStore:
             where={"doc_id": {"$in": sorted(doc_ids)}} if doc_ids is not None else None,
             include=["distances"],
         )
-        return [(cid, 1.0 - float(d)) for cid, d in zip(got["ids"][0], got["distances"][0])]
+        return [(cid, 1.0 - float(d)) for cid, d in zip(got["ids"][0], got["distances"][0], strict=True)]

@@ -25,7 +25,7 @@ def test_bm25_filter_masks_match_the_catalog(tmp_path: Path):
         index.catalog.replace_document(doc, chunks)
         chunks_of[doc.source] = [c.chunk_id for c in chunks]
     lexical = index.lexical
-    lexical.refresh()
+    row = {c: i for i, c in enumerate(lexical.ids())}
     regions = index.catalog.regions()
     name = Path(index.catalog.documents()[0].source).name
     cases = [Filters(regions=(regions[0],)), Filters(regions=(regions[1].upper(), regions[2], "Atlantis"))]
@@ -34,19 +34,19 @@ def test_bm25_filter_masks_match_the_catalog(tmp_path: Path):
     for q in bench.questions(made["facts"], 3, seed=2):
         cases.append(Filters.parse(q["filters"]))
     for filters in cases:
-        expected = np.zeros(len(lexical._ids), dtype=np.float32)
-        expected[[lexical._row[c] for c in index.catalog.chunk_ids(filters)]] = 1.0
-        assert np.array_equal(lexical._mask(filters), expected), filters
-    # A sources filter is answered by the catalog in _mask itself, so compare it with the
+        expected = np.zeros(len(row), dtype=np.float32)
+        expected[[row[c] for c in index.catalog.chunk_ids(filters)]] = 1.0
+        assert np.array_equal(lexical.filter_mask(filters), expected), filters
+    # A sources filter is answered by the catalog in the mask itself, so compare it with the
     # chunk ids recorded at ingest: a source is named by its full path or its file name.
     sources = sorted(chunks_of)
     for named in [(name,), (sources[1],), (Path(sources[2]).name, sources[3], "nope.md"), ("nope.md",)]:
         wanted = {c for s in sources if s in named or Path(s).name in named for c in chunks_of[s]}
         if named != ("nope.md",):
             assert wanted, named
-        expected = np.zeros(len(lexical._ids), dtype=np.float32)
-        expected[[lexical._row[c] for c in wanted]] = 1.0
-        assert np.array_equal(lexical._mask(Filters(sources=named)), expected), named
+        expected = np.zeros(len(row), dtype=np.float32)
+        expected[[row[c] for c in wanted]] = 1.0
+        assert np.array_equal(lexical.filter_mask(Filters(sources=named)), expected), named
     # a new generation invalidates the per-row metadata
     doc = index.catalog.document(index.catalog.documents()[0].doc_id)
     index.catalog.remove_document(doc.doc_id)

@@ -124,7 +124,8 @@ def corrupted_settings(tmp_path_factory: pytest.TempPathFactory) -> rag.Settings
     assert rag.ingest([str(folder)], settings=settings).ok
     with sqlite3.connect(Path(settings.index_dir) / "catalog.sqlite") as conn:
         changed = conn.execute(
-            "UPDATE documents SET text = replace(text, 'about eight hours', 'about eight hourz') WHERE text LIKE '%about eight hours%'"
+            "UPDATE documents SET text = replace(text, 'about eight hours', 'about eight hourz') "
+            "WHERE text LIKE '%about eight hours%'"
         ).rowcount
     assert changed == 1
     return settings

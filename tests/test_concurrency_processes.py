@@ -62,6 +62,7 @@ def test_bm25_survives_a_writer_in_another_process(tmp_path: Path) -> None:
     ]
     results = [p.communicate(timeout=120) for p in procs]
     failures = {
-        role: (int(out.strip() or -1), err.strip()[:200]) for role, (out, err) in zip(("writer", "r1", "r2"), results)
+        role: (int(out.strip() or -1), err.strip()[:200])
+        for role, (out, err) in zip(("writer", "r1", "r2"), results, strict=True)
     }
     assert all(n == 0 for n, _ in failures.values()), failures

@@ -12,6 +12,7 @@ hold the same chunk ids.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -69,10 +70,8 @@ def _chroma_bytes(index: Path) -> int:
     total = 0
     for root, _, files in os.walk(index / "chroma"):
         for name in files:
-            try:
+            with contextlib.suppress(OSError):  # removed meanwhile
                 total += os.stat(os.path.join(root, name)).st_size
-            except OSError:
-                pass
     return total
 
 
@@ -213,7 +212,7 @@ def test_check_and_repair_fix_orphans_missing_vectors_and_stale_bm25(tmp_path: P
     collection.delete(ids=[chunks[0].chunk_id])
     (index / "ingest.pending").write_text("12345")
     (index / "bm25" / "ids.json").write_text('["not-a-chunk"]')
-    idx.lexical._generation = -1  # as a fresh process would: read the saved files
+    idx.lexical.forget()  # as a fresh process would: read the saved files
 
     report = idx.check()
     assert not report.ok
@@ -234,7 +233,7 @@ def test_check_and_repair_fix_orphans_missing_vectors_and_stale_bm25(tmp_path: P
     assert sorted(state["vectors"]) == ids
     assert sorted(state["bm25"]["ids"]) == ids
     assert not (index / "ingest.pending").exists()
-    idx.lexical._generation = -1
+    idx.lexical.forget()
     assert idx.check().ok
 
 

@@ -43,7 +43,8 @@ SQUAD2 = [
 ]
 ARTICLES = {
     "United_Methodist_Church": (
-        "The United Methodist Church was formed in 1968 in Dallas, Texas, by the union of the Methodist Church and the Evangelical United Brethren Church.",
+        "The United Methodist Church was formed in 1968 in Dallas, Texas, by the union of the Methodist Church "
+        "and the Evangelical United Brethren Church.",
         "In which city was the United Methodist Church formed?",
         "Dallas",
     ),

@@ -67,7 +67,7 @@ def test_export_real_answers_to_a_draft_the_harness_loads(
     assert down.filters == {"region": ["East Asia"], "sources": ["01-a.md"]}
     assert up.given_answer == answered.text and up.answerable and "[" not in up.answer
     assert [c["quote"] for c in up.candidates] == [c.quote for c in answered.citations]
-    for cand, cite in zip(up.candidates, answered.citations):
+    for cand, cite in zip(up.candidates, answered.citations, strict=True):
         assert cand == {"source": Path(cite.source).name, "quote": cite.quote, "start": cite.start, "end": cite.end}
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert all(r["needs_review"] is True for r in rows)

@@ -96,9 +96,7 @@ def oracle(b: Built, f: Filters) -> set[str]:
             return False
         if f.date_to and spec.date > f.date_to:
             return False
-        if f.sources and not any(source == s or source.endswith("/" + s) for s in f.sources):
-            return False
-        return True
+        return not f.sources or any(source == s or source.endswith("/" + s) for s in f.sources)
 
     return {s for s, spec in b.spec_of.items() if ok(s, spec)}
 

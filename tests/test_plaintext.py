@@ -94,11 +94,14 @@ def test_headings_found(text: str, expected: list[str]) -> None:
     [
         # A list's lead-in ends with a colon; the items under it are not headings.
         "Intro sentence.\nKey points of this partnership include:\n- Joint exercises.\n- Shared intelligence.",
-        "Participating navies:\nRoyal Thai Navy\nRoyal Malaysian Navy\nThe drill began on Monday and lasted three days.",
+        "Participating navies:\nRoyal Thai Navy\nRoyal Malaysian Navy\n"
+        "The drill began on Monday and lasted three days.",
         # A short sentence fragment: a hard-wrapped paragraph, the next line continuing it.
         "Intro sentence.\n\nThe shipment was delayed because the port\nauthority closed the berth after the storm.",
-        "Intro sentence.\n\nThe shipment was delayed at the southern port\nChinese authorities closed the berth after a storm.",
-        "Intro sentence.\n\nOfficials said the talks would resume in the\nspring, once both sides had consulted capitals.",
+        "Intro sentence.\n\n"
+        "The shipment was delayed at the southern port\nChinese authorities closed the berth after a storm.",
+        "Intro sentence.\n\n"
+        "Officials said the talks would resume in the\nspring, once both sides had consulted capitals.",
         # Ends on a word that cannot end a heading, or holds two sentences.
         f"Intro sentence.\nThe partnership includes\n{BODY}",
         f"Intro sentence.\nTalks failed. Both sides left\n{BODY}",
@@ -169,7 +172,11 @@ def test_bullets_and_numbers_are_list_items() -> None:
 
 
 def test_table_without_rule_header_from_a_figure_column() -> None:
-    text = "| Sector | Lead agency | Patrol assets |\n| Central lane | Malaysian Navy | 3 patrol craft |\n| North | Thai Navy | 2 vessels |"
+    text = (
+        "| Sector | Lead agency | Patrol assets |\n"
+        "| Central lane | Malaysian Navy | 3 patrol craft |\n"
+        "| North | Thai Navy | 2 vessels |"
+    )
     units = units_of(text)
     assert [u.readable() for u in units] == [
         "Sector: Central lane; Lead agency: Malaysian Navy; Patrol assets: 3 patrol craft",
@@ -217,7 +224,8 @@ def test_heading_lines_are_never_units() -> None:
         ),
         ("Headline Here\nThe talks ended on 3 May 2023 after the row of 2 May 2023.", None, None),
         (
-            "Headline Here\nThe talks ended in May.\nLater Section\nA new round on 9 June 2023 was set for the capitals.",
+            "Headline Here\nThe talks ended in May.\nLater Section\n"
+            "A new round on 9 June 2023 was set for the capitals.",
             None,
             None,
         ),

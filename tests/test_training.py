@@ -70,7 +70,7 @@ def _squad(tmp: Path) -> tuple[Path, Path, Path]:
     n = 0
     for title, paras in ARTICLES.items():
         ps = []
-        for text, qs in zip(paras, QUESTIONS[title]):
+        for text, qs in zip(paras, QUESTIONS[title], strict=True):
             qas = []
             for q, a in qs:
                 n += 1

@@ -46,7 +46,8 @@ Region: Testland <img src=x onerror=alert(1)>
 
 ## Incident
 
-The harbour master of Port Evilton reported that the words <script>alert(1)</script> were painted on the pier wall overnight.
+The harbour master of Port Evilton reported that the words <script>alert(1)</script> were painted on the \
+pier wall overnight.
 Divers inspecting the quay found the tag <img src=x onerror=alert(1)> chalked beside the mooring posts.
 """
 

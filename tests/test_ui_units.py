@@ -174,8 +174,9 @@ def test_launch_settings() -> None:
     assert kwargs["auth"] == users.check and kwargs["share"] is False and kwargs["ssr_mode"] is False
     assert kwargs["show_error"] is False, "only our own gr.Error messages may reach the browser"
     assert launch_kwargs(rag.Settings(), Users({}))["auth"] is None
-    fonts = " ".join(str(f) for f in kwargs["theme"]._font + kwargs["theme"]._font_mono)
-    assert "Google" not in fonts
+    # The theme's public dump lists the stylesheets every browser would fetch (a GoogleFont adds Google's).
+    stylesheets = kwargs["theme"].to_dict()["theme"]["_stylesheets"]
+    assert stylesheets == [], stylesheets
 
 
 def test_refusal_shows_closest_evidence_apart_from_citations() -> None:

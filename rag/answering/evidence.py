@@ -63,7 +63,7 @@ class _VectorCache:
         keys = [(embedder.name, t) for t in texts]
         missing = list(dict.fromkeys(k for k in keys if k not in self.data))
         if missing:
-            for key, vec in zip(missing, embedder.encode([t for _, t in missing])):
+            for key, vec in zip(missing, embedder.encode([t for _, t in missing]), strict=True):
                 self.data[key] = vec
             while len(self.data) > self.size:
                 self.data.popitem(last=False)
@@ -161,7 +161,7 @@ def score_evidence(
     q_vec = np.asarray(embedder.embed_query(question), dtype=np.float32)
     dense = vectors @ q_vec
     out = []
-    for (partial, i, lexical, cue), sim in zip(kept, dense):
+    for (partial, i, lexical, cue), sim in zip(kept, dense, strict=True):
         unit, passage = pairs[i]
         parts = {"dense": float(sim), "lexical": lexical, "cue": cue, "missing_names": missing_in[passage.doc_id]}
         out.append(Evidence(unit, passage, 0.55 * float(sim) + partial, parts))

@@ -34,8 +34,10 @@ MONEY = re.compile(
 )
 # "How much did it cost" asks for money; "how much ammunition" does not.
 _MONEY_QUESTION = re.compile(
-    r"\bhow much\b.*\b(?:cost|costs|pay|paid|worth|value|price|ransom|compensation|fine|budget|spend|spent|fund|funding)\b"
-    r"|\b(?:cost|price|value|ransom|compensation|fine|budget)\b.*\bhow much\b|\bwhat (?:was|is) the (?:value|cost|price)\b",
+    r"\bhow much\b.*\b(?:cost|costs|pay|paid|worth|value|price|ransom|compensation|fine|budget|spend|spent"
+    r"|fund|funding)\b"
+    r"|\b(?:cost|price|value|ransom|compensation|fine|budget)\b.*\bhow much\b"
+    r"|\bwhat (?:was|is) the (?:value|cost|price)\b",
     re.I,
 )
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
@@ -212,9 +214,7 @@ def answers_kind(question: str, units: list[str]) -> bool:
         return bool(MONEY.search(joined))
     if "number" in cues and not any(not _YEAR.match(m.group(0)) for m in NUMBER.finditer(joined)):
         return False
-    if "when" in cues and not DATE.search(joined):
-        return False
-    return True
+    return "when" not in cues or bool(DATE.search(joined))
 
 
 def kind_asked(question: str) -> str:

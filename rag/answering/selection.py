@@ -55,7 +55,7 @@ def read(question: str, ranked: list[Evidence], reader: Reader | None, settings:
         return ranked
     head, tail = ranked[: settings.read_units], ranked[settings.read_units :]
     probs = reader.probabilities(question, [e.reader_text() for e in head])
-    for e, p in zip(head, probs):
+    for e, p in zip(head, probs, strict=True):
         e.parts["reader"] = float(p)
         e.score = e.score + settings.reader_weight * float(p)
     head.sort(key=lambda e: e.score, reverse=True)

@@ -178,7 +178,7 @@ def build_index(folder: Path, settings: Settings, progress: Progress | None = No
             flat = [c for chunks in chunk_lists for c in chunks]
             vectors = index.embed_chunks(flat)
             row = 0
-            for doc, chunks in zip(docs, chunk_lists):
+            for doc, chunks in zip(docs, chunk_lists, strict=True):
                 index.put(doc, chunks, vectors[row : row + len(chunks)])
                 row += len(chunks)
             n_chunks += len(flat)

@@ -32,7 +32,8 @@ def eval_command(
         str | None,
         typer.Option(
             "--index",
-            help="Index folder (default: RAG_INDEX_DIR or ./.rag-index); with --beir, the cache folder; with --squad/--squad2, the cache folder (default: RAG_CACHE_DIR)",
+            help="Index folder (default: RAG_INDEX_DIR or ./.rag-index); with --beir, the cache folder; "
+            "with --squad/--squad2, the cache folder (default: RAG_CACHE_DIR)",
         ),
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for report.json, report.md, report.html")] = Path(
@@ -43,7 +44,8 @@ def eval_command(
         list[str] | None,
         typer.Option(
             "--fail-under",
-            help="metric=value; exit 1 if the metric is below the bar (a ceiling for answerable_wrongly_refused and latency.*). Repeatable.",
+            help="metric=value; exit 1 if the metric is below the bar "
+            "(a ceiling for answerable_wrongly_refused and latency.*). Repeatable.",
         ),
     ] = None,
     ingest: Annotated[
@@ -245,7 +247,7 @@ def _compare(a_path: Path, b_path: Path, as_json: bool) -> None:
         Console(stderr=True).print(f"[red]error:[/] cannot read the reports ({exc})")
         raise typer.Exit(2) from exc
     if as_json:
-        print(json.dumps([dict(zip(("metric", "a", "b", "delta", "verdict"), r)) for r in rows], indent=1))
+        print(json.dumps([dict(zip(("metric", "a", "b", "delta", "verdict"), r, strict=True)) for r in rows], indent=1))
         return
     table = Table(title=f"A = {a_path}  B = {b_path}")
     for col, just in (("metric", "left"), ("A", "right"), ("B", "right"), ("B − A", "right"), ("", "left")):
@@ -296,7 +298,8 @@ def _beir(folder: Path, split: str, retriever: str, run_out, settings, cache, ou
     else:
         m = result.metrics
         Console().print(
-            f"{result.dataset} {split} ({result.queries} queries, {result.documents} documents, {result.chunks} chunks), "
+            f"{result.dataset} {split} "
+            f"({result.queries} queries, {result.documents} documents, {result.chunks} chunks), "
             f"{retriever}: nDCG@10 {m['ndcg@10']:.4f}  Recall@100 {m['recall@100']:.4f}  MRR@10 {m['mrr@10']:.4f}",
             highlight=False,
         )

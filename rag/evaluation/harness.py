@@ -77,7 +77,8 @@ def prepare_index(
         if not docs:
             if not beside.is_dir():
                 raise FileNotFoundError(
-                    f"the index {engine.settings.index_path} is empty and there is no {beside} to ingest; pass --ingest DIR"
+                    f"the index {engine.settings.index_path} is empty and there is no {beside} to ingest; "
+                    "pass --ingest DIR"
                 )
             log(f"index {engine.settings.index_path} is empty: ingesting {beside}")
             folder = beside

@@ -102,7 +102,8 @@ def _check_history(value: Any, where: str, problems: list[str]) -> tuple[dict, .
     for i, turn in enumerate(value):
         if not isinstance(turn, dict) or set(turn) - {"role", "content"} or "content" not in turn or "role" not in turn:
             problems.append(
-                f"{where}: field 'history' item {i} must be {{\"role\": ..., \"content\": ...}}, got {json.dumps(turn)[:80]}"
+                f"{where}: field 'history' item {i} must be {{\"role\": ..., \"content\": ...}}, "
+                f"got {json.dumps(turn)[:80]}"
             )
         elif turn["role"] not in ("user", "assistant"):
             problems.append(
@@ -124,7 +125,8 @@ def _check_filters(value: Any, where: str, problems: list[str]) -> dict | None:
     unknown = sorted(set(value) - set(FILTER_KEYS))
     if unknown:
         problems.append(
-            f"{where}: field 'filters' has unknown key(s) {', '.join(unknown)} (allowed: region, date_from, date_to, sources)"
+            f"{where}: field 'filters' has unknown key(s) {', '.join(unknown)} "
+            "(allowed: region, date_from, date_to, sources)"
         )
     for key in ("date_from", "date_to"):
         if value.get(key) is not None:

@@ -86,7 +86,8 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for t, row in report["by_type"].items():
         lines.append(
-            f"| {t} | {row['n']} | {fmt(row['key_accuracy'])} | {fmt(row['hit_at_k'])} | {fmt(row['mrr'])} | {fmt(row['refused'])} |"
+            f"| {t} | {row['n']} | {fmt(row['key_accuracy'])} | {fmt(row['hit_at_k'])} | {fmt(row['mrr'])} "
+            f"| {fmt(row['refused'])} |"
         )
     if m.get("follow_up.questions"):
         lines += [
@@ -142,7 +143,7 @@ def plots(report: dict[str, Any]) -> dict[str, str]:
     fig, ax = plt.subplots(figsize=(7, 3.2))
     values = [by_type[t]["key_accuracy"] or 0.0 for t in types]
     bars = ax.bar(types, values, color="#3b6ea5")
-    for bar, t in zip(bars, types):
+    for bar, t in zip(bars, types, strict=True):
         ax.annotate(
             f"n={by_type[t]['n']}",
             (bar.get_x() + bar.get_width() / 2, bar.get_height()),
@@ -222,12 +223,14 @@ def to_html(report: dict[str, Any]) -> str:
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         # No external resources: the report must open offline.
-        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">",
+        "<meta http-equiv='Content-Security-Policy' "
+        "content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">",
         "<title>Evaluation report</title>",
         f"<style>{CSS}</style></head><body>",
         "<h1>Evaluation report</h1>",
         f"<p class='muted'>{esc(m['questions'])} questions from <code>{esc(cfg['questions_file'])}</code>; "
-        f"{esc(cfg['documents'])} indexed documents; k = {esc(cfg['k'])}; answerer <code>{esc(str(cfg['settings'].get('llm')))}</code>; "
+        f"{esc(cfg['documents'])} indexed documents; k = {esc(cfg['k'])}; "
+        f"answerer <code>{esc(str(cfg['settings'].get('llm')))}</code>; "
         f"commit <code>{esc(str(cfg.get('git_commit')))}</code>; {esc(cfg['created'])}</p>",
         "<h2>Metrics</h2><table><tr><th>metric</th><th>name</th><th>value</th></tr>",
     ]
@@ -245,12 +248,14 @@ def to_html(report: dict[str, Any]) -> str:
         parts.append(f"<img alt='{alt}' src='data:image/png;base64,{imgs[key]}'>")
     parts.append("</div>")
     parts.append(
-        "<h2>By question type</h2><table><tr><th>type</th><th>n</th><th>key accuracy</th><th>hit@k</th><th>MRR</th><th>refused</th></tr>"
+        "<h2>By question type</h2><table><tr><th>type</th><th>n</th><th>key accuracy</th><th>hit@k</th>"
+        "<th>MRR</th><th>refused</th></tr>"
     )
     for t, row in report["by_type"].items():
         parts.append(
             f"<tr><td>{esc(t)}</td><td class='num'>{row['n']}</td><td class='num'>{esc(row['key_accuracy'])}</td>"
-            f"<td class='num'>{esc(row['hit_at_k'])}</td><td class='num'>{esc(row['mrr'])}</td><td class='num'>{esc(row['refused'])}</td></tr>"
+            f"<td class='num'>{esc(row['hit_at_k'])}</td><td class='num'>{esc(row['mrr'])}</td>"
+            f"<td class='num'>{esc(row['refused'])}</td></tr>"
         )
     parts.append("</table><h2>Latency (ms)</h2><table><tr><th>stage</th><th>p50</th><th>p95</th></tr>")
     for s, a, b in _latency_rows(m):
@@ -262,7 +267,8 @@ def to_html(report: dict[str, Any]) -> str:
         "<h2>Questions</h2><p class='muted'>Click a question for the answer, its citations and the gold data.</p>"
     )
     parts.append(
-        "<table><tr><th>id</th><th>type</th><th>question</th><th>correct</th><th>gold rank</th><th>cit. prec.</th><th>ms</th></tr>"
+        "<table><tr><th>id</th><th>type</th><th>question</th><th>correct</th><th>gold rank</th>"
+        "<th>cit. prec.</th><th>ms</th></tr>"
     )
     for r in report["questions"]:
         met = r.get("metrics", {})
@@ -270,8 +276,10 @@ def to_html(report: dict[str, Any]) -> str:
         mark = f"<span class='{'ok' if good else 'bad'}'>{'✓' if good else '✗'}</span>"
         body = _question_detail(r)
         parts.append(
-            f"<tr><td>{esc(r['id'])}</td><td>{esc(r['type'])}</td><td><details><summary>{esc(r['gold']['question'])}</summary>{body}</details></td>"
-            f"<td>{mark}</td><td class='num'>{esc(met.get('gold_rank'))}</td><td class='num'>{esc(met.get('citation_precision'))}</td>"
+            f"<tr><td>{esc(r['id'])}</td><td>{esc(r['type'])}</td>"
+            f"<td><details><summary>{esc(r['gold']['question'])}</summary>{body}</details></td>"
+            f"<td>{mark}</td><td class='num'>{esc(met.get('gold_rank'))}</td>"
+            f"<td class='num'>{esc(met.get('citation_precision'))}</td>"
             f"<td class='num'>{esc((r.get('timings') or {}).get('total'))}</td></tr>"
         )
     parts.append("</table>")
@@ -314,7 +322,8 @@ def _question_detail(r: dict[str, Any]) -> str:
         )
         valid = "" if qv.get("valid", True) else " <span class='bad'>quote not verbatim</span>"
         out.append(
-            f"<p>[{c['n']}] {esc(Path(c['source']).name)}:{c['start']}-{c['end']}{verdict}{valid}<br>“{esc(c['quote'])}”</p>"
+            f"<p>[{c['n']}] {esc(Path(c['source']).name)}:{c['start']}-{c['end']}{verdict}{valid}"
+            f"<br>“{esc(c['quote'])}”</p>"
         )
     return "".join(out)
 

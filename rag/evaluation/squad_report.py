@@ -47,7 +47,8 @@ def title(report: dict[str, Any]) -> str:
 def summary(report: dict[str, Any]) -> str:
     m, cfg = report["metrics"], report["config"]
     return (
-        f"{m['questions']} questions ({m['answerable']} answerable) from {cfg['dataset']}, {cfg['documents']} documents, "
+        f"{m['questions']} questions ({m['answerable']} answerable) from {cfg['dataset']}, "
+        f"{cfg['documents']} documents, "
         f"k = {cfg['k']}, answerer {cfg['settings'].get('llm')}, commit {cfg.get('git_commit')}, {cfg['created']}, "
         f"{cfg['wall_seconds']} s."
     )
@@ -76,7 +77,8 @@ def markdown(report: dict[str, Any]) -> str:
         for r in bad[:MAX_WRONG]:
             gold = " / ".join(r["gold"]) or "(unanswerable)"
             lines.append(
-                f"| {r['id']} | {md_cell(r['question'])} | {md_cell(gold)} | {md_cell(_answer_of(r)[:300])} | {md_cell(', '.join(r['cited']))} |"
+                f"| {r['id']} | {md_cell(r['question'])} | {md_cell(gold)} | {md_cell(_answer_of(r)[:300])} "
+                f"| {md_cell(', '.join(r['cited']))} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -85,7 +87,8 @@ def to_html(report: dict[str, Any]) -> str:
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         # No external resources and no script: the report must open offline.
-        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">",
+        "<meta http-equiv='Content-Security-Policy' "
+        "content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">",
         f"<title>{esc(title(report))}</title><style>{CSS}</style></head><body>",
         f"<h1>{esc(title(report))}</h1><p class='muted'>{esc(summary(report))}</p>",
         "<h2>Metrics</h2><table><tr><th>metric</th><th>name</th><th>value</th></tr>",
@@ -104,7 +107,8 @@ def to_html(report: dict[str, Any]) -> str:
     if report.get("by_title"):
         parts.append("<h2>By article</h2><table><tr><th>article</th><th>questions</th><th>answerable correct</th></tr>")
         parts += [
-            f"<tr><td>{esc(t)}</td><td class='num'>{v['n']}</td><td class='num'>{esc(v['answerable_correct'])}</td></tr>"
+            f"<tr><td>{esc(t)}</td><td class='num'>{v['n']}</td>"
+            f"<td class='num'>{esc(v['answerable_correct'])}</td></tr>"
             for t, v in report["by_title"].items()
         ]
         parts.append("</table>")
@@ -114,7 +118,8 @@ def to_html(report: dict[str, Any]) -> str:
         mark = "<span class='ok'>✓</span>" if r["correct"] else "<span class='bad'>✗</span>"
         gold = " / ".join(r["gold"]) or "(unanswerable)"
         detail = (
-            f"<p><b>gold:</b> {esc(gold)}<br><b>own context:</b> {esc(r['doc'])}</p><p><b>answer:</b> {esc(_answer_of(r))}</p>"
+            f"<p><b>gold:</b> {esc(gold)}<br><b>own context:</b> {esc(r['doc'])}</p>"
+            f"<p><b>answer:</b> {esc(_answer_of(r))}</p>"
             f"<p><b>cited:</b> {esc(', '.join(r['cited']) or '–')}</p>"
         )
         parts.append(

@@ -117,8 +117,8 @@ def cosine_scorer():
     def run(pairs):
         qs = sorted({q for q, _ in pairs})
         ts = sorted({t for _, t in pairs})
-        qv = dict(zip(qs, model.encode(qs, normalize_embeddings=True, batch_size=64)))
-        tv = dict(zip(ts, model.encode(ts, normalize_embeddings=True, batch_size=64)))
+        qv = dict(zip(qs, model.encode(qs, normalize_embeddings=True, batch_size=64), strict=True))
+        tv = dict(zip(ts, model.encode(ts, normalize_embeddings=True, batch_size=64), strict=True))
         return [float(qv[q] @ tv[t]) for q, t in pairs]
 
     return run
@@ -138,24 +138,28 @@ def evaluate(scorer, items: list[dict], kind: str) -> dict:
         i = max(range(len(part)), key=part.__getitem__)
         best.append(part[i])
         top.append(it["texts"][i])
-    ans = [b for b, it in zip(best, items) if it["answerable"]]
-    una = [b for b, it in zip(best, items) if not it["answerable"]]
+    ans = [b for b, it in zip(best, items, strict=True) if it["answerable"]]
+    una = [b for b, it in zip(best, items, strict=True) if not it["answerable"]]
     out = {"questions": len(items), "answerable": len(ans), "unanswerable": len(una), "auc_max_score": auc(ans, una)}
     if kind == "squad2":
-        hits = [any(_norm(a) in _norm(t) for a in it["answers"]) for t, it in zip(top, items) if it["answerable"]]
+        hits = [
+            any(_norm(a) in _norm(t) for a in it["answers"])
+            for t, it in zip(top, items, strict=True)
+            if it["answerable"]
+        ]
     else:  # the top unit is (part of) an evidence sentence
         hits = [
             any(_norm(t.split(". ", 1)[-1]) in _norm(e) or _norm(e) in _norm(t) for e in it["evidence"])
-            for t, it in zip(top, items)
+            for t, it in zip(top, items, strict=True)
             if it["answerable"]
         ]
     out["top_unit_correct_answerable"] = round(sum(hits) / len(hits), 4) if hits else None
     if any(it.get("follow_up") for it in items):
-        first = [(b, it) for b, it in zip(best, items) if not it.get("follow_up")]
+        first = [(b, it) for b, it in zip(best, items, strict=True) if not it.get("follow_up")]
         out["auc_first_questions"] = auc(
             [b for b, it in first if it["answerable"]], [b for b, it in first if not it["answerable"]]
         )
-    out["max_scores"] = {it["id"]: round(b, 4) for b, it in zip(best, items)}
+    out["max_scores"] = {it["id"]: round(b, 4) for b, it in zip(best, items, strict=True)}
     return out
 
 

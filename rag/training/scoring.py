@@ -43,7 +43,7 @@ def score(
                 return_tensors="pt",
             ).to(dev)
             logits = model(**enc).logits[:, 0].float().cpu().tolist()
-            for i, v in zip(idx, logits):
+            for i, v in zip(idx, logits, strict=True):
                 out[i] = v
     return out
 
@@ -51,9 +51,9 @@ def score(
 def validation_metrics(model, tokenizer, examples: list[Example], groups: list[Group]) -> dict[str, float | None]:
     """pair AUC (positives vs all negatives), P@1 of the gold unit in its paragraph, near-miss AUC."""
     s = score(model, tokenizer, [(e.question, e.text) for e in examples])
-    pos = [v for v, e in zip(s, examples) if e.label == 1]
-    neg = [v for v, e in zip(s, examples) if e.label == 0]
-    near = [v for v, e in zip(s, examples) if e.kind in SYNTHETIC]
+    pos = [v for v, e in zip(s, examples, strict=True) if e.label == 1]
+    neg = [v for v, e in zip(s, examples, strict=True) if e.label == 0]
+    near = [v for v, e in zip(s, examples, strict=True) if e.kind in SYNTHETIC]
     flat = [(g.question, t) for g in groups for t in g.texts]
     gs = score(model, tokenizer, flat)
     hits, at = 0, 0
@@ -67,5 +67,5 @@ def validation_metrics(model, tokenizer, examples: list[Example], groups: list[G
         "near_miss_auc": auc(pos, near),
     }
     for kind in ("para", "topic", "swap", "attr"):
-        out[f"auc_{kind}"] = auc(pos, [v for v, e in zip(s, examples) if e.kind == kind])
+        out[f"auc_{kind}"] = auc(pos, [v for v, e in zip(s, examples, strict=True) if e.kind == kind])
     return out

@@ -139,7 +139,8 @@ def ship(run: Path, dest: Path = WEIGHTS, built: Built | None = None, log=print)
     }
     meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     log(
-        f"shipped {params / 1e6:.1f}M parameters to {dest} ({dest.stat().st_size / 1e6:.1f} MB); calibration {json.dumps(cal)}"
+        f"shipped {params / 1e6:.1f}M parameters to {dest} ({dest.stat().st_size / 1e6:.1f} MB); "
+        f"calibration {json.dumps(cal)}"
     )
     return meta
 

@@ -166,6 +166,11 @@ def train(
     metrics: dict = {}
     done_now = 0
     live = bool(progress and progress.console.is_terminal)
+
+    def pad(rows: list[list[int]], width: int):
+        """Token id rows right-padded with 0 to ``width``, as one tensor on the training device."""
+        return torch.tensor([r + [0] * (width - len(r)) for r in rows], device=dev)
+
     for epoch in range(start_epoch, epochs):
         plan = batches([len(x) for x in ids], batch_size, seed, epoch)
         model.train()
@@ -175,11 +180,10 @@ def train(
             if b < skip:
                 continue
             width = max(len(ids[i]) for i in idx)
-            pad = lambda rows: torch.tensor([r + [0] * (width - len(r)) for r in rows], device=dev)  # noqa: E731
-            input_ids = pad([ids[i] for i in idx])
+            input_ids = pad([ids[i] for i in idx], width)
             batch = {
                 "input_ids": input_ids,
-                "token_type_ids": pad([types[i] for i in idx]),
+                "token_type_ids": pad([types[i] for i in idx], width),
                 "attention_mask": (input_ids != 0).long(),
             }
             logits = model(**batch).logits[:, 0]

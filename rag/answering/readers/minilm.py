@@ -55,7 +55,8 @@ class MiniLMReader(Reader):
                 f"{weights}: sha256 {digest} does not match {info['sha256']} in {meta.name}; the file was altered "
                 "or truncated, so it is not loaded (restore it from git, or set RAG_READER=none)"
             )
-        transformers.logging.set_verbosity_error()  # the head is "newly initialised" until the shipped one is laid over it
+        # the head is "newly initialised" until the shipped one is laid over it
+        transformers.logging.set_verbosity_error()
         base = model_path()
         self.tokenizer = AutoTokenizer.from_pretrained(base)
         model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
