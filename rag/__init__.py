@@ -99,7 +99,7 @@ def as_retriever(
     method: str = "hybrid",
     index_dir: str | None = None,
     settings: Settings | None = None,
-    **filters: str,
+    **filters: str | list[str],
 ) -> runnables.BriefingRetriever:
     """A LangChain ``BaseRetriever`` over the index: ``rag.as_retriever(region="East Asia").invoke("patrol")``.
 
