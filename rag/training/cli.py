@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from . import data
+from . import data, indomain
 
 RUNS = Path("~/.cache/briefing-rag/reader-runs")
 
@@ -81,8 +81,9 @@ def train_reader_command(
     console = Console(stderr=True)
     out = (out or RUNS / datetime.now().strftime("%Y%m%d-%H%M%S")).expanduser()
     titles = data.heldout_titles(heldout)
+    extra = indomain.tune_examples() if tune else None
     built = data.build(
-        squad, sample, titles, seed=seed, max_examples=max_examples, val_questions=val_questions, tune=tune
+        squad, sample, titles, seed=seed, max_examples=max_examples, val_questions=val_questions, extra=extra
     )
     console.print(f"data: {json.dumps(built.stats)}; validation articles {built.val_titles}")
     out.mkdir(parents=True, exist_ok=True)

@@ -316,8 +316,10 @@ def build(
     val_fraction: float = 0.1,
     max_examples: int | None = None,
     val_questions: int = 400,
-    tune: bool = False,
+    extra: list[Example] | None = None,
 ) -> Built:
+    """``extra``: in-domain examples (``indomain.tune_examples()``), added to training only:
+    validation stays SQuAD so that epochs compare across variants."""
     data = json.loads(Path(squad).read_text(encoding="utf-8"))["data"]
     held = set(heldout_titles() if heldout is None else heldout)
     banned = sample_contexts(sample)
@@ -378,10 +380,7 @@ def build(
             examples = examples[:max_examples]
         setattr(built, part, examples)
         built.stats[part] = {"questions": n_q, "examples": len(examples), **_kinds(examples)}
-    if tune:  # in-domain briefing pairs, train only: validation stays SQuAD so epochs compare across variants
-        from .indomain import tune_examples
-
-        extra = tune_examples()
+    if extra:
         built.train += extra
         built.stats["tune"] = _kinds(extra)
     check_no_leak(built, held, banned, used_contexts)
