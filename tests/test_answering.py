@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 
+import rag
 from rag.answering.question import absent_names, name_found
 
 
@@ -88,3 +90,23 @@ def test_refusal_carries_closest_evidence_and_confidence(corpus_settings) -> Non
         assert c.passage and c.quote and c.end > c.start
     answered = rag.ask("Who joined the patrol and where?", settings=corpus_settings)
     assert not answered.refused and not answered.closest and 0.0 < answered.confidence <= 1.0
+
+
+@pytest.mark.parametrize("backend", ["onnx-int8", "torch"])
+def test_unit_vectors_do_not_depend_on_their_batch(backend: str, tmp_path) -> None:
+    """A unit's vector is the same whichever texts were encoded beside it: through the cache, an
+    answer must not depend on which questions the process asked before (onnx-int8 scales its int8
+    activations per batch, so a batch-mate changed a vector by up to 0.013 in cosine; torch's padded
+    batches change the last bits). Both failed before units were encoded one at a time."""
+    from rag.answering.evidence import unit_vectors
+    from rag.embedders import get_embedder
+
+    embedder = get_embedder(rag.Settings(index_dir=str(tmp_path), embed_backend=backend))
+    texts = [
+        f"Batch probe {tmp_path.name}: the frigate docked.",  # unique: nothing cached yet
+        f"Batch probe {tmp_path.name}: " + "a long sentence about a naval exercise with many escorts " * 4,
+        f"Batch probe {tmp_path.name}: two bombers crossed the strait at dawn and turned back north.",
+    ]
+    together = unit_vectors(embedder, texts)
+    for text, vector in zip(texts, together, strict=True):
+        assert np.array_equal(vector, embedder.encode([text])[0])

@@ -53,7 +53,16 @@ class Evidence:
 
 class _VectorCache:
     """Sentence vectors by embedder and text: the same passages come back for
-    related questions (keyed by embedder too, so backends never mix)."""
+    related questions (keyed by embedder too, so backends never mix).
+
+    Each text is encoded on its own. onnx-int8 quantises activations with one
+    scale for the whole batch, so a vector encoded beside other texts differs
+    (cosine down to 0.987) from the same text alone (torch: in the last bits,
+    from padding); cached, it made an answer
+    depend on which questions the process had asked before (4 of 40 sample
+    questions changed when asked in reverse order). Alone is also no slower
+    here: short sentences batched together pay for padding to the longest.
+    """
 
     def __init__(self, size: int = 20000) -> None:
         self.size = size
@@ -63,14 +72,19 @@ class _VectorCache:
         keys = [(embedder.name, t) for t in texts]
         missing = list(dict.fromkeys(k for k in keys if k not in self.data))
         if missing:
-            for key, vec in zip(missing, embedder.encode([t for _, t in missing]), strict=True):
-                self.data[key] = vec
+            for key in missing:
+                self.data[key] = embedder.encode([key[1]])[0]
             while len(self.data) > self.size:
                 self.data.popitem(last=False)
         return np.stack([self.data[k] for k in keys]) if keys else np.zeros((0, embedder.dim), np.float32)
 
 
 _CACHE = _VectorCache()
+
+
+def unit_vectors(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """The vectors of citable units' texts, from the cache (each encoded alone: see ``_VectorCache``)."""
+    return _CACHE.encode(embedder, texts)
 
 
 def _headings_of(passage: Passage) -> set[str]:
@@ -157,7 +171,7 @@ def score_evidence(
     # the best ``embed_units`` by the cheap parts of the score are embedded.
     cheap.sort(reverse=True)
     kept = cheap[:embed_units] if embed_units else cheap
-    vectors = _CACHE.encode(embedder, [f"{pairs[i][1].title}. {pairs[i][0].readable()}" for _, i, _, _ in kept])
+    vectors = unit_vectors(embedder, [f"{pairs[i][1].title}. {pairs[i][0].readable()}" for _, i, _, _ in kept])
     q_vec = np.asarray(embedder.embed_query(question), dtype=np.float32)
     dense = vectors @ q_vec
     out = []
