@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from ..progress_bar import progress_bar
+
 EXAMPLES = """
 Examples:
 
@@ -156,28 +158,6 @@ def _gate(metrics: dict, bars: dict[str, float], say) -> None:
     say(f"[green]all {len(bars)} bar(s) met[/]: " + ", ".join(f"{n} {metrics[n]} (bar {b})" for n, b in bars.items()))
 
 
-def _progress_bar(console, disable: bool):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=disable,
-    )
-
-
 def _print_metrics(metrics: dict, title: str, rows: list[tuple[str, str, str]], as_json: bool) -> None:
     """The metrics as JSON on stdout, or ``rows`` (label, name, value) as a table."""
     from rich.console import Console
@@ -204,7 +184,7 @@ def _questions(path: Path, settings, k, ingest, out: Path, as_json: bool, say) -
 
     console = Console(stderr=True)
     try:
-        with _progress_bar(console, as_json) as bar:
+        with progress_bar(console, disable=as_json) as bar:
             task = bar.add_task("evaluating", total=None)
 
             def progress(done: int, total: int, name: str) -> None:
@@ -272,7 +252,7 @@ def _beir(folder: Path, split: str, retriever: str, run_out, settings, cache, ou
 
     console = Console(stderr=True)
     try:
-        with _progress_bar(console, as_json) as bar:
+        with progress_bar(console, disable=as_json) as bar:
             task = bar.add_task("BEIR", total=None)
 
             def progress(done: int, total: int, name: str) -> None:
@@ -318,7 +298,7 @@ def _squad(kind: str, data: Path, closed: bool, settings, k, cache, out: Path, a
 
     console = Console(stderr=True)
     try:
-        with _progress_bar(console, as_json) as bar:
+        with progress_bar(console, disable=as_json) as bar:
             task = bar.add_task(kind, total=None)
 
             def progress(done: int, total: int, name: str) -> None:

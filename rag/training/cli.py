@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from ..progress_bar import progress_bar
 from . import data, indomain
 
 RUNS = Path("~/.cache/briefing-rag/reader-runs")
@@ -67,14 +68,6 @@ def train_reader_command(
 ) -> None:
     """Fine-tune the MiniLM weights into a cross-encoder that scores (question, unit) for answerability."""
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
     from .train import examples_jsonl, train
 
@@ -88,14 +81,7 @@ def train_reader_command(
     console.print(f"data: {json.dumps(built.stats)}; validation articles {built.val_titles}")
     out.mkdir(parents=True, exist_ok=True)
     examples_jsonl(built, out / "examples.jsonl")
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console) as progress:
+    with progress_bar(console, transient=False) as progress:
         metrics = train(
             built,
             out,
