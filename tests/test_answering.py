@@ -110,3 +110,108 @@ def test_unit_vectors_do_not_depend_on_their_batch(backend: str, tmp_path) -> No
     together = unit_vectors(embedder, texts)
     for text, vector in zip(texts, together, strict=True):
         assert np.array_equal(vector, embedder.encode([text])[0])
+
+
+# --------------------------------------------------------------------------- what the question asks for
+
+
+@pytest.mark.parametrize(
+    ("text", "counted"),
+    [
+        ("Five ships took part.", ["Five"]),
+        ("It involved multiple aircraft from the two nations' air forces.", []),  # "the two" refers back
+        ("One of the ships turned back.", []),
+        ("DHAKA, 6 February 2024 - troops moved in; on March 11 they left; Nov. 30 too.", []),  # days of dates
+        ("JIMEX 22 and Type 12 missiles under Resolution 2231.", []),  # numbers inside names
+        ("About 20 aircraft and 300 soldiers.", ["20", "300"]),
+    ],
+)
+def test_figures_count_only_what_could_answer_how_many(text: str, counted: list[str]) -> None:
+    from rag.answering.question import figures
+
+    assert [m.group(0) for m in figures(text)] == counted
+
+
+def test_a_further_figure_must_stand_by_a_word_of_the_question() -> None:
+    from rag.answering.question import figure_of
+
+    assert figure_of("How many Indians were hurt?", "Eleven Indian personnel were injured.")
+    assert not figure_of("How many aircraft took part?", "Country: Russia; Naval Strength Rank: 2")
+    assert figure_of("How many years after the war did they sign?", "In 2013 they signed.")  # a duration
+
+
+@pytest.mark.parametrize(
+    ("question", "units", "holds"),
+    [
+        ("At what local time did the bombers form up?", ["They formed up early on 29 November."], False),
+        ("At what time did the bombers form up?", ["They formed up at 07:40 local time."], True),
+        ("On which exact date was it announced?", ["It was announced on 3 August 2023."], True),
+        ("On which exact date was it announced?", ["It was announced soon after."], False),
+        ("What did Nigeria pay Turkey for the helicopters?", ["Turkey supplied 2 helicopters."], False),
+        ("What did Nigeria pay Turkey for the helicopters?", ["Nigeria paid $60 million."], True),
+        ("How many years after the war did they sign?", ["The war ended in 2002; they signed in 2013."], True),
+    ],
+)
+def test_answers_kind(question: str, units: list[str], holds: bool) -> None:
+    from rag.answering.question import answers_kind
+
+    assert answers_kind(question, units) is holds
+
+
+@pytest.mark.parametrize(
+    ("question", "role"),
+    [
+        ("What was the name of the Russian corvette that shadowed the patrol?", "corvette"),
+        ("What was the name of Houthi fighters' commander?", "commander"),
+        ("What is that minister's name?", "minister"),
+        ("Name the ship that was seized.", "ship"),
+        ("What was the name of the first outpost in South Carolina?", "outpost"),
+        ("What is the Proto-Germanic form of the name of the Rhine?", None),  # a name's name
+        ("Who was the commander?", None),  # "who" is as often a party as a name
+        ("Which ships took part?", None),
+    ],
+)
+def test_asked_role(question: str, role: str | None) -> None:
+    from rag.answering.question import asked_role
+
+    assert asked_role(question) == role
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("A Steregushchiy-class corvette shadowed the group.", False),  # a class is not a name
+        ("A Russian corvette shadowed the group.", False),
+        ("The Russian corvette Sovershenny shadowed the group.", True),
+        ("Sovershenny, a Russian corvette, shadowed the group.", True),
+        ("The corvette then met Admiral Ivanov's flagship.", False),  # a name nearby, not the corvette's
+        ("The corvette, known as Sovershenny in the fleet, shadowed the group.", True),
+    ],
+)
+def test_names_role(text: str, named: bool) -> None:
+    from rag.answering.question import names_role
+
+    assert names_role("What was the name of the corvette?", "corvette", text) is named
+
+
+def test_withheld_and_unnamed_details_are_refused(tmp_path) -> None:
+    """The briefing says the figure was withheld and leaves the corvette unnamed:
+    both are refusals naming what is missing, not a figure or name from elsewhere."""
+    folder = tmp_path / "briefings"
+    folder.mkdir()
+    (folder / "convoy.md").write_text(
+        "# Corvette Shadows Convoy in the Skagerrak\n\n"
+        "A Russian corvette shadowed a Danish supply convoy through the Skagerrak on 4 March 2025. "
+        "The corvette was not named by the Danish navy. "
+        "Officials did not say how many sailors were hurt when a winch failed on the lead ship. "
+        "The lead ship, the Absalon, had 120 sailors on board for the voyage.\n"
+    )
+    settings = rag.Settings.from_env(index_dir=str(tmp_path / "index"))
+    assert rag.ingest([str(folder)], settings=settings).ok
+    unnamed = rag.ask("What was the name of the Russian corvette that shadowed the convoy?", settings=settings)
+    assert unnamed.refused and unnamed.text.endswith("do not name the corvette."), unnamed.text
+    assert unnamed.closest and not unnamed.citations
+    withheld = rag.ask("How many sailors were hurt?", settings=settings)
+    assert withheld.refused and "120" not in withheld.text, withheld.text
+    named = rag.ask("What was the name of the lead ship?", settings=settings)
+    assert not named.refused and "Absalon" in named.text, named.text

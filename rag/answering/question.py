@@ -37,10 +37,19 @@ _MONEY_QUESTION = re.compile(
     r"\bhow much\b.*\b(?:cost|costs|pay|paid|worth|value|price|ransom|compensation|fine|budget|spend|spent"
     r"|fund|funding)\b"
     r"|\b(?:cost|price|value|ransom|compensation|fine|budget)\b.*\bhow much\b"
+    r"|\bwhat did\b.*\b(?:pay|spend|charge)\b"
     r"|\bwhat (?:was|is) the (?:value|cost|price)\b",
     re.I,
 )
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
+_DURATION_QUESTION = re.compile(r"\bhow (?:many (?:years|months|decades|weeks|days)|long)\b", re.I)
+# "At what time", "what local time": the hour, not the day.
+_TIME_QUESTION = re.compile(r"\b(?:what|which) (?:\w+ )?(?:time|hour)\b")
+CLOCK = re.compile(
+    r"\b\d{1,2}[:.]\d\d\b|\b\d{3,4}\s*(?:GMT|UTC|Z|hrs|hours|local)\b|\b\d{1,2}\s*(?:a\.?m\.?|p\.?m\.?)(?!\w)"
+    r"|\bo['\u2019]clock\b|\b(?:midnight|noon|midday)\b",
+    re.I,
+)
 CORRECTION = re.compile(
     r"\b(?:correct(?:ed|ion)|revis(?:ed|ion)|updated|later (?:said|put|gave|confirmed)|amended)\b", re.I
 )
@@ -116,8 +125,10 @@ def question_cues(question: str) -> set[str]:
         cues.add("who")
     if re.search(r"\bwhere\b|\bwhich (?:sea|area|region|place|city|border|waters|location|island)", q):
         cues.add("where")
-    if re.search(r"\bwhen\b|\bwhat (?:date|day|year|month)\b|\bwhich (?:date|day|year|month)\b", q):
+    if re.search(r"\bwhen\b|\b(?:what|which) (?:\w+ )?(?:date|day|year|month)\b", q):
         cues.add("when")
+    if _TIME_QUESTION.search(q):
+        cues.add("time")
     if re.search(
         r"\bhow (?:many|much|long|far|large|big)\b|\bwhat (?:number|percentage|share|figure|amount|size)\b", q
     ):
@@ -202,6 +213,148 @@ def absent_names(question: str, texts: list[str]) -> list[str]:
     return [n for n in question_names(question) if not any(name_found(n, t) for t in texts)]
 
 
+# A number that refers back ("the two nations", "these three ships", "one of the
+# vessels") counts nothing: it is not a figure that could answer "how many".
+_REFERRING = re.compile(r"\b(?:the|these|those|both)\s+$", re.I)
+_ONE_OF = re.compile(r"\s+of\b|\s+another\b", re.I)
+# Nor does a day of a date ("6 February", "Nov. 30") or a number that is part of a
+# name ("JIMEX 22", "Type 12", "Resolution 2231").
+_SHORT_MONTH = r"(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
+_DAY_BEFORE_MONTH = re.compile(rf"\s*(?:{_MONTH}|{_SHORT_MONTH})\b", re.I)
+_MONTH_BEFORE_DAY = re.compile(rf"\b(?:{_MONTH}|{_SHORT_MONTH})\s+$", re.I)
+_DESIGNATION_BEFORE = re.compile(
+    r"(?:\b[A-Z][A-Z0-9\-]*[A-Z][A-Z0-9\-]*|\b(?:Type|Article|Resolution|Unit|Phase|No\.|Number|Block|Batch|Flight))\s+$"
+)
+
+
+def figures(text: str) -> list[re.Match]:
+    """The numbers of ``text`` that could answer "how many": not years, not referring back."""
+    return [
+        m
+        for m in NUMBER.finditer(text)
+        if not _YEAR.match(m.group(0))
+        and not _REFERRING.search(text[max(0, m.start() - 8) : m.start()])
+        and not _MONTH_BEFORE_DAY.search(text[max(0, m.start() - 12) : m.start()])
+        and not _DAY_BEFORE_MONTH.match(text, m.end())
+        and not _DESIGNATION_BEFORE.search(text[max(0, m.start() - 20) : m.start()])
+        and not (m.group(0).lower() == "one" and _ONE_OF.match(text, m.end()))
+    ]
+
+
+def figure_of(question: str, text: str, window: int = 3) -> bool:
+    """Whether a figure of ``text`` stands within ``window`` words of a term
+    of the question ("eleven Indian personnel" for "how many Indians"): a
+    figure elsewhere in a briefing (a table's rank column) is about something else.
+    A duration ("how many years after ...") is reckoned from any date."""
+    if _DURATION_QUESTION.search(question) and DATE.search(text):
+        return True
+    q_terms = terms(question)
+    for m in figures(text):
+        before = text[: m.start()].split()[-window:]
+        after = text[m.end() :].split()[:window]
+        if terms(" ".join(before + after)) & q_terms:
+            return True
+    return False
+
+
+# "What was the name of the corvette", "the colonel's name", "Name the ship": the
+# question asks for the name of one role or thing. ("Who was the commander" is
+# left to the reader: "who" is as often answered by a party as by a name.)
+_NAME_OF = (
+    re.compile(r"\bnames? of (?:the |that |this |their |its |his |her |a |an )?(?P<noun>[^?,.;]+)", re.I),
+    re.compile(r"\b(?:the |that |this )(?P<noun>[\w\-'\u2019 ]+?)['\u2019]s names?\b", re.I),
+    re.compile(r"\bname the (?P<noun>[^?,.;]+)", re.I),
+)
+# Where the noun phrase of the named thing ends: "the first outpost | in South Carolina",
+# "the islands | formed by the Rhine" (a participle, as near as a rule gets to one).
+_PHRASE_END = re.compile(
+    r"\s+(?:that|who|which|whose|in|at|on|of|from|to|for|with|by|during|near|behind|after|before|since|when|where"
+    r"|under|over|into|as|about|against|between|across|through|along|than|was|were|is|are|did|does|had|has"
+    r"|\w+ed)\b",
+    re.I,
+)
+_NOT_A_NAME = re.compile(r"-(?:class|type|style|based|led|backed|made|built)$", re.I)
+
+
+def asked_role(question: str) -> str | None:
+    """The head noun of the role or thing whose name is asked ("corvette",
+    "commander"), or None when the question does not ask for a name."""
+    for pattern in _NAME_OF:
+        m = pattern.search(question)
+        if m:
+            words = _PHRASE_END.split(m.group("noun"), maxsplit=1)[0].split()
+            # A common noun only: "the name of the Rhine" asks for another name of a name.
+            if words and words[-1].islower() and words[-1] not in _QUESTION_WORDS:
+                return words[-1]
+    return None
+
+
+def mentions_role(role: str, text: str) -> bool:
+    stem = terms(role)
+    return bool(stem) and bool(terms(text) & stem)
+
+
+def names_role(question: str, role: str, text: str) -> bool:
+    """Whether ``text`` gives a name for ``role``: a capitalised name the
+    question does not already hold, right after the role noun ("Colonel
+    Ibrahim Traore", "the frigate Sovershenny", "its commander, Ali Shah") or
+    set before it as an apposition ("Ali Shah, the defence minister",
+    "Chicago Pile-1 (the first reactor"), or given outright in a unit about
+    it, in quotes or after "called" / "known as". A
+    modifier before the noun ("the Defence Minister", "a Steregushchiy-class
+    corvette", "a Russian corvette") is not a name."""
+    stem = terms(role)
+    if not stem:
+        return False
+    q_words = {w.lower() for w in re.findall(r"[\w\-]+", question)}
+
+    def is_name(found: str) -> bool:
+        return any(
+            x.lower() not in q_words and x.lower() not in _QUESTION_WORDS and not terms(x) & stem
+            for x in re.findall(r"[\w\-]+", found)
+            if not _NOT_A_NAME.search(x)
+        )
+
+    mentioned = False
+    for m in re.finditer(r"[\w\-]+", text):
+        if not terms(m.group(0)) & stem:
+            continue
+        mentioned = True
+        after = _NAME_AFTER.match(text, m.end())
+        if after and is_name(after.group(1)):
+            return True
+        before = _NAME_BEFORE.search(text[max(0, m.start() - 120) : m.start()])
+        if before and is_name(before.group(1)):
+            return True
+    # Or, in a unit about it, names something outright: "launched its service under
+    # the name Sky Digital", 'the islands, "Werder" in the dialect'.
+    return mentioned and any(is_name(n.group(1)) for n in _NAMING.finditer(text))
+
+
+_NAMING = re.compile(
+    r"(?:\b(?:called|named|known as|dubbed|code-?named|nicknamed|titled|the name)\s+(?:the\s+)?['\"\u201c\u2018]?"
+    rf"|[\"\u201c])({NAME.pattern})"
+)
+_NAME_AFTER = re.compile(rf",?\s+(?:the\s+)?({NAME.pattern})")
+_NAME_BEFORE = re.compile(rf"({NAME.pattern})(?:,|\s+\()\s*(?:the|a|an|its|their|his|her)\s+(?:[\w\-]+\s+){{0,5}}$")
+
+
+ABSENCE = re.compile(
+    r"\b(?:did not|didn't|would not|declined to|refused to|could not) (?:disclose|say|name|identify|give|reveal|"
+    r"specify|confirm|put a (?:number|figure))\b"
+    r"|\b(?:was|were|has|have|had|is|are)(?: not| never)(?: been)? (?:named|identified|disclosed|released|given|"
+    r"made public|announced|set)\b"
+    r"|\b(?:undisclosed|unnamed|unidentified|unspecified|unknown)\b",
+    re.I,
+)
+
+
+def states_absence(text: str) -> bool:
+    """The text says a detail was withheld or is not known ("did not disclose",
+    "was not named", "an unspecified number"): a refusal, not a search elsewhere."""
+    return bool(ABSENCE.search(text))
+
+
 def answers_kind(question: str, units: list[str]) -> bool:
     """Whether the units hold the kind of fact asked for: a figure for
     "how many", an amount of money for "how much did it cost", a date for "when".
@@ -212,7 +365,10 @@ def answers_kind(question: str, units: list[str]) -> bool:
     joined = " ".join(units)
     if _MONEY_QUESTION.search(question):
         return bool(MONEY.search(joined))
-    if "number" in cues and not any(not _YEAR.match(m.group(0)) for m in NUMBER.finditer(joined)):
+    if "number" in cues and not figures(joined) and not (_DURATION_QUESTION.search(question) and DATE.search(joined)):
+        # "How many years after ..." is reckoned from the years the units give.
+        return False
+    if "time" in cues and not CLOCK.search(joined):
         return False
     return "when" not in cues or bool(DATE.search(joined))
 
@@ -222,6 +378,8 @@ def kind_asked(question: str) -> str:
     cues = question_cues(question)
     if _MONEY_QUESTION.search(question):
         return "amount"
+    if "time" in cues:
+        return "time of day"
     return "figure" if "number" in cues else "date" if "when" in cues else "answer"
 
 
@@ -235,6 +393,8 @@ def cue_score(cues: set[str], text: str) -> float:
     if "where" in cues and PLACE.search(text):
         hits += 1
     if "when" in cues and DATE.search(text):
+        hits += 1
+    if "time" in cues and CLOCK.search(text):
         hits += 1
     if "number" in cues and NUMBER.search(text):
         hits += 1

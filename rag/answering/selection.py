@@ -5,6 +5,7 @@ and keep the smallest set of units that answers every part of the question.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..config import Settings
@@ -15,13 +16,18 @@ from .question import (
     NUMBER,
     absent_names,
     answers_kind,
+    asked_role,
     cue_score,
+    figure_of,
     is_multi_doc,
     is_multi_part,
     kind_asked,
+    mentions_role,
     name_found,
+    names_role,
     question_cues,
     question_names,
+    states_absence,
     terms,
 )
 from .readers import Reader
@@ -155,24 +161,59 @@ def select(
             got |= new_cues
     if "number" in cues:
         chosen += _corrections(chosen, ranked)
-    if not answers_kind(question, [e.unit.readable() for e in chosen]):
-        # The asked kind of fact (a figure, an amount, a date) may sit in a
-        # nearby unit of the same briefings; otherwise this is a near miss.
+    for missing_in, found_in, reason in _asked_facts(question, cues):
+        if not missing_in([e.unit.readable() for e in chosen]):
+            continue
+        # The asked fact may sit in a nearby unit of the same briefings, unless
+        # the chosen ones say it was withheld; otherwise this is a near miss.
+        withheld = any(states_absence(e.unit.text) for e in chosen)
         extra = next(
             (
                 e
                 for e in ranked
-                if e.score >= floor * 0.8
+                if not withheld
+                and e.score >= floor * 0.8
                 and e.passage.doc_id in docs
                 and e not in chosen
-                and answers_kind(question, [e.unit.readable()])
+                and found_in(e.unit.readable())
             ),
             None,
         )
         if extra is None:
-            return Selection([], confidence, f"The closest passages give no {kind_asked(question)}.", closest)
+            return Selection([], confidence, reason, closest)
         chosen.append(extra)
     return Selection(chosen, confidence, "", closest)
+
+
+def _asked_facts(question: str, cues: set[str]) -> list[tuple[Callable[[list[str]], bool], Callable[[str], bool], str]]:
+    """What the chosen units must hold: for each asked fact, whether the chosen
+    texts lack it, whether one further unit supplies it, and the refusal's reason.
+
+    - The kind of fact (a figure, an amount, a date, a time of day); a further
+      unit's figure must stand by a word of the question.
+    - The name asked for ("the name of the corvette"), lacking only when the
+      chosen units mention the corvette and name none: a paraphrase ("the
+      ship") is left to the other signals.
+    """
+
+    def kind_missing(texts: list[str]) -> bool:
+        return not answers_kind(question, texts)
+
+    def kind_found(text: str) -> bool:
+        return answers_kind(question, [text]) and ("number" not in cues or figure_of(question, text))
+
+    facts = [(kind_missing, kind_found, f"The closest passages give no {kind_asked(question)}.")]
+    role = asked_role(question)
+    if role:
+
+        def role_missing(texts: list[str]) -> bool:
+            return any(mentions_role(role, t) for t in texts) and not any(names_role(question, role, t) for t in texts)
+
+        def role_found(text: str) -> bool:
+            return names_role(question, role, text)
+
+        facts.append((role_missing, role_found, f"The closest passages do not name the {role}."))
+    return facts
 
 
 def _corrections(chosen: list[Evidence], ranked: list[Evidence]) -> list[Evidence]:
