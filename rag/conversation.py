@@ -320,6 +320,31 @@ def _is_question(tokens: list[str]) -> bool:
     return bool(tokens) and (tokens[0].lower() in _WH or tokens[0].lower() in _AUX)
 
 
+# "Yes, an Indian Kalvari-class submarine, which ..." after "Did a submarine take part?":
+# the answer to a yes/no question names what the next turn's "it" points at.
+_CONFIRMED = re.compile(
+    r"^(?:yes|no)\b[,.;:]?\s*(?P<phrase>(?:an?|the|one|two|three|four|five|six|seven|eight|nine|ten|\d[\d,]*)\s[^,;.]+)",
+    re.I,
+)
+_CLAUSE_END = re.compile(r"\s+(?:which|that|who|whose|was|were|is|are|had|has|did)\b.*$", re.I)
+
+
+def _confirmed_phrase(answer: str) -> list[str]:
+    """The noun phrase a yes/no answer opens with, as a definite phrase ("the Indian
+    Kalvari-class submarine"); empty when the answer does not open that way."""
+    match = _CONFIRMED.match(answer.strip())
+    if not match:
+        return []
+    words = _tokens(_CLAUSE_END.sub("", match.group("phrase")))
+    if words and words[0].lower() in {"a", "an"}:
+        words[0] = "the"
+    return words if len(words) >= 2 else []
+
+
+def _without_yes_no(answer: str) -> str:
+    return re.sub(r"^\s*(?:yes|no)\b[,.;:]?\s*", "", answer, flags=re.I)
+
+
 def _answer_phrase(answer: str) -> list[str]:
     """What "they" / "them" points at in a previous answer: its first run of names and
     the nouns after them ("T129 ATAK attack helicopters"), or a short answer whole."""
@@ -330,7 +355,8 @@ def _answer_phrase(answer: str) -> list[str]:
     for i, tok in enumerate(words):
         if not out and not _is_name(tok, first=i == 0):
             continue
-        if tok.lower() in _PREPOSITIONS | _AUX or tok.endswith(("ed", "ing")) or len(out) >= 6:
+        participle = tok.endswith(("ed", "ing")) or words[i + 1 : i + 2] == ["by"]  # "built by", "made by"
+        if tok.lower() in _PREPOSITIONS | _AUX or participle or len(out) >= 6:
             break
         out.append(tok)
     return out
@@ -436,13 +462,17 @@ def rewrite(question: str, history: list[dict] | None) -> Rewrite:
     previous = rewrite(turns[last]["content"], turns[:last]).standalone
     answer = next((t["content"] for t in turns[last + 1 :] if t.get("role") == "assistant"), "")
     answer = re.sub(r"\s*\[\d+\]", "", answer)
-    ante = antecedent(previous)
+    yes_no = _tokens(previous)[:1] and _tokens(previous)[0].lower() in _AUX
+    confirmed = _confirmed_phrase(answer) if yes_no else []
+    ante = _join(confirmed) if confirmed else antecedent(previous)
+    # What "they" / "he" are looked for in: the confirmed phrase, or the answer less its "Yes,".
+    named = ante if confirmed else _without_yes_no(answer)
     body = _OPENERS.sub("", question).strip()
     tokens = _tokens(body)
     if not _is_question(tokens) and _OPENERS.match(question):
         out = _complete_fragment(tokens, previous)
     elif _points_back(tokens):
-        out = _replace_pronouns(tokens, ante, answer)
+        out = _replace_pronouns(tokens, ante, named)
     else:
         # Names nothing and points back at nothing: the conversation's subject is implied.
         words = [t for t in tokens if t not in "?.!"]

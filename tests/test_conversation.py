@@ -69,6 +69,25 @@ LUNPO = turns("What happened near Lunpo La in October?", "Indian and Chinese pat
             turns("What happened to the MV Tern near Aden?", "A missile hit it."),
             "Which unit fired the missile that hit the ship (the MV Tern near Aden)?",
         ),
+        # the answer to a yes/no question names what "it" points at; "Yes" itself is no name
+        (
+            "What was its name?",
+            turns("Did a frigate escort the convoy?", "Yes, a Dutch air-defence frigate, which left on Monday."),
+            "What was the Dutch air-defence frigate's name?",
+        ),
+        (
+            "When are they due?",
+            turns("Is the navy buying more patrol boats?", "Yes, four more Damen boats are planned."),
+            "When are four more Damen boats due?",
+        ),
+        # "they" is the answer's names, not the participle after them ("built by ...")
+        (
+            "Are more of them on the way?",
+            turns(
+                "What did the air force receive?", "A pair of T129 ATAK attack helicopters built by Turkish Aerospace."
+            ),
+            "Are more of T129 ATAK attack helicopters on the way?",
+        ),
     ],
 )
 def test_rewrite(question: str, history: list[dict], expected: str) -> None:
