@@ -324,13 +324,6 @@ def test_seed_patrol_question(seed_settings: rag.Settings) -> None:
         assert heading not in answer.text.replace(f"{heading}:", ""), f"heading {heading!r} cited as an answer"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="answer selection, not structure: select_evidence keeps the row 'Russia | 2 | Patrols in Arctic and "
-    "Pacific' (score 0.309 over the keep bar 0.303) because, for a who/where question, any unit bringing names the "
-    "chosen ones lack is added, and the row's readable form brings its column names (Naval Strength Rank, "
-    "Recent Military Exercises) and 'Arctic'; left to the reader being rebuilt",
-)
 def test_seed_patrol_question_cites_no_unrelated_row(seed_settings: rag.Settings) -> None:
     answer = rag.ask(PATROL, settings=seed_settings)
     index = rag.get_engine(seed_settings).index

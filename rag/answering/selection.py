@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..config import Settings
-from .evidence import Evidence, briefing_texts
+from .evidence import Evidence, briefing_texts, section
 from .question import (
     CORRECTION,
     NAME,
@@ -97,8 +97,8 @@ def select(
     doc_texts: dict[str, str] | None = None,
 ) -> Selection:
     """The smallest set of units that answers: the best one, plus any that add
-    question terms, cues or (for who / where) names the chosen ones lack and
-    score nearly as well. Units from other briefings join only when the
+    question terms, cues or (for who / where, from a section already quoted)
+    names the chosen ones lack and score nearly as well. Units from other briefings join only when the
     question spans briefings.
 
     A refusal when the question names something no retrieved briefing
@@ -155,6 +155,12 @@ def select(
         cand_terms = terms(text) & q_terms
         new_cues = {c for c in cues - got if cue_score({c}, text)}
         names = bool(cues & {"who", "where"}) and _new_names(text, " ".join(e.unit.readable() for e in chosen))
+        if names and not (cand_terms - got_terms or new_cues):
+            # Names alone are weak evidence (every sentence names someone): a unit
+            # that brings nothing else joins only from a section already quoted,
+            # not from a table elsewhere in the briefing ("Russia: naval rank 2,
+            # patrols in the Arctic" for "Who joined the patrol and where?").
+            names = any(section(cand.passage) == section(e.passage) for e in chosen)
         if cand_terms - got_terms or new_cues or names:
             chosen.append(cand)
             got_terms |= cand_terms
