@@ -26,6 +26,7 @@ from typing import Annotated, Any
 import typer
 
 from .evaluation.questions import FILTER_KEYS, NOT_IN_CORPUS
+from .jsonl import objects
 
 FEEDBACK_FILE = "feedback.jsonl"
 _FEEDBACK_LOCK = threading.Lock()
@@ -82,33 +83,27 @@ def record_feedback(settings: Any, rating: str, answer: dict, extra: dict | None
 # -- export -------------------------------------------------------------------------------
 
 
+def _check(record: dict, where: str) -> None:
+    """FeedbackError naming ``where`` if a record lacks what a draft is made from."""
+    if record.get("rating") not in ("up", "down"):
+        raise FeedbackError(
+            f"{where}: field 'rating' must be \"up\" or \"down\", got {json.dumps(record.get('rating'))}"
+        )
+    question = record.get("standalone_question") or record.get("question")
+    if not isinstance(question, str) or not question.strip():
+        raise FeedbackError(f"{where}: field 'question' is missing or empty")
+    if not isinstance(record.get("citations") or [], list):
+        raise FeedbackError(f"{where}: field 'citations' must be a list")
+
+
 def read_feedback(path: Path) -> list[dict]:
     """The records of a feedback file, in the order written; FeedbackError if missing, empty or malformed."""
+    # Checked here rather than by the reader: a missing file is the normal state before anyone has rated.
     if not path.is_file():
         raise FeedbackError(f"{path}: no feedback file (nothing has been rated in the chat yet)")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FeedbackError(f"{path}: cannot be read ({exc})") from exc
     records = []
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise FeedbackError(f"{path}:{n}: not valid JSON ({exc.msg} at column {exc.colno})") from exc
-        if not isinstance(record, dict):
-            raise FeedbackError(f"{path}:{n}: expected a JSON object, got {type(record).__name__}")
-        if record.get("rating") not in ("up", "down"):
-            raise FeedbackError(
-                f"{path}:{n}: field 'rating' must be \"up\" or \"down\", got {json.dumps(record.get('rating'))}"
-            )
-        question = record.get("standalone_question") or record.get("question")
-        if not isinstance(question, str) or not question.strip():
-            raise FeedbackError(f"{path}:{n}: field 'question' is missing or empty")
-        if not isinstance(record.get("citations") or [], list):
-            raise FeedbackError(f"{path}:{n}: field 'citations' must be a list")
+    for n, record in objects(path, FeedbackError):
+        _check(record, f"{path}:{n}")
         records.append(record)
     if not records:
         raise FeedbackError(f"{path}: the feedback file is empty (nothing has been rated in the chat yet)")

@@ -71,6 +71,25 @@ def test_bad_qrels_line(tmp_path):
         beir.read_qrels(tmp_path / "t.tsv")
 
 
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("{not json", r"corpus.jsonl:2: not valid JSON \(.* at column 2\)"),
+        ('{"title": "no id"}', r"corpus.jsonl:2: expected an object with an '_id' field"),
+        ("[]", r"corpus.jsonl:2: expected a JSON object, got list"),
+    ],
+)
+def test_bad_corpus_line_names_file_and_line(tmp_path, line, expected):
+    (tmp_path / "corpus.jsonl").write_text(json.dumps({"_id": "d1", "text": "x"}) + "\n" + line + "\n")
+    with pytest.raises(beir.BeirError, match=expected):
+        beir.read_corpus(tmp_path)
+
+
+def test_missing_corpus_is_named(tmp_path):
+    with pytest.raises(beir.BeirError, match=r"corpus.jsonl: no such file"):
+        beir.read_corpus(tmp_path)
+
+
 def test_document_text_keeps_title_out_of_body(folder, cache):
     from rag.chunking import chunk_document
     from rag.models import Document

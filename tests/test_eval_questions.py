@@ -58,7 +58,8 @@ def test_valid_file(tmp_path):
 @pytest.mark.parametrize(
     ("row", "expected"),
     [
-        ("{not json", "line 1: not valid JSON"),
+        ("{not json", "line 1: not valid JSON (Expecting property name enclosed in double quotes at column 2)"),
+        ("[1, 2]", "line 1: expected a JSON object, got list"),
         ({k: v for k, v in GOOD.items() if k != "evidence"}, "line 1: field 'evidence' is missing"),
         ({**GOOD, "must_include": "China"}, "line 1: field 'must_include' must be a list of strings"),
         ({**GOOD, "sources": []}, "line 1: field 'sources' is empty"),
@@ -82,6 +83,23 @@ def test_duplicate_ids_and_all_problems_reported(tmp_path):
     found = problems(tmp_path, GOOD, GOOD, {**GOOD, "id": "q3", "type": ""})
     assert any("line 2: field 'id' 'q1' repeats the id of line 1" in p for p in found)
     assert any("line 3: field 'type'" in p for p in found)
+
+
+def test_every_bad_line_is_reported(tmp_path):
+    assert problems(tmp_path, "{not json", GOOD, "", "[]") == [
+        "line 1: not valid JSON (Expecting property name enclosed in double quotes at column 2)",
+        "line 4: expected a JSON object, got list",
+    ]
+
+
+def test_bom_allowed_and_non_utf8_named(tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(GOOD).encode() + b"\n")
+    assert [q.id for q in load_questions(path)] == ["q1"]
+    path.write_bytes(json.dumps(GOOD).encode() + b"\n\xff\n")
+    with pytest.raises(QuestionFileError, match="not UTF-8") as info:
+        load_questions(path)
+    assert info.value.problems[0].startswith(f"{path}: not UTF-8")
 
 
 def test_missing_and_empty_file(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 import rag
 from rag.cli import app
 from rag.evaluation.questions import NOT_IN_CORPUS, QuestionFileError, load_questions
-from rag.feedback import feedback_path, record_feedback
+from rag.feedback import FeedbackError, feedback_path, read_feedback, record_feedback
 
 PATROL = "How long did the China-Russia joint air patrol last?"
 UNKNOWN = "Who won the 2030 football world cup?"
@@ -148,7 +149,16 @@ def test_malformed_line_names_file_and_line(index_dir: Path) -> None:
         fh.write("{not json\n")
     result = export(index_dir)
     assert result.exit_code == 1
-    assert f"{index_dir / 'feedback.jsonl'}:2: not valid JSON" in " ".join(result.output.split())
+    said = " ".join(result.output.split())
+    assert f"{index_dir / 'feedback.jsonl'}:2: not valid JSON (Expecting property name" in said
+    assert "at column 2)" in said
+
+
+def test_record_without_a_rating_names_its_line(index_dir: Path) -> None:
+    path = index_dir / "feedback.jsonl"
+    path.write_text('{"rating": "up", "question": "Who?"}\n\n{"question": "Who?"}\n')
+    with pytest.raises(FeedbackError, match=rf"^{re.escape(str(path))}:3: field 'rating' must be"):
+        read_feedback(path)
 
 
 def test_unwritable_out_is_named(index_dir: Path, tmp_path: Path) -> None:

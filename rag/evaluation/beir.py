@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.config import Settings
+from rag.jsonl import objects
 
 FORMAT_VERSION = "1"
 METRICS = ("ndcg@10", "recall@100", "mrr@10")
@@ -45,32 +46,24 @@ class BeirError(ValueError):
 
 
 # -- reading -------------------------------------------------------------------
-def _jsonl(path: Path) -> Iterator[tuple[int, dict]]:
-    if not path.is_file():
-        raise BeirError(f"{path}: no such file")
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BeirError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
-            if not isinstance(obj, dict) or "_id" not in obj:
-                raise BeirError(f"{path}:{n}: expected an object with an '_id' field")
-            yield n, obj
+def _jsonl(path: Path) -> Iterator[dict]:
+    """The objects of a BEIR JSON Lines file, streamed; BeirError at the first bad line."""
+    for n, obj in objects(path, BeirError):
+        if "_id" not in obj:
+            raise BeirError(f"{path}:{n}: expected an object with an '_id' field")
+        yield obj
 
 
 def read_corpus(folder: Path) -> dict[str, tuple[str, str]]:
     """BEIR id -> (title, text), in file order."""
     out: dict[str, tuple[str, str]] = {}
-    for _, obj in _jsonl(folder / "corpus.jsonl"):
+    for obj in _jsonl(folder / "corpus.jsonl"):
         out[str(obj["_id"])] = (str(obj.get("title") or ""), str(obj.get("text") or ""))
     return out
 
 
 def read_queries(folder: Path) -> dict[str, str]:
-    return {str(obj["_id"]): str(obj.get("text") or "") for _, obj in _jsonl(folder / "queries.jsonl")}
+    return {str(obj["_id"]): str(obj.get("text") or "") for obj in _jsonl(folder / "queries.jsonl")}
 
 
 def read_qrels(path: Path) -> dict[str, dict[str, int]]:

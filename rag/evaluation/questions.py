@@ -29,6 +29,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from rag.jsonl import JsonlError, read_lines
+
 NOT_IN_CORPUS = "NOT_IN_CORPUS"
 REQUIRED = ("id", "question", "answer", "must_include", "sources", "evidence", "type")
 DRAFT = ("needs_review", "rating", "given_answer", "candidates", "asked_at")  # from chat feedback
@@ -250,25 +252,20 @@ def parse_line(obj: Any, where: str, problems: list[str]) -> Question | None:
 def load_questions(path: str | Path) -> list[Question]:
     """Read and validate a question file; raises QuestionFileError listing every problem."""
     path = Path(path)
-    if not path.is_file():
-        raise QuestionFileError(path, [f"{path}: no such file"])
+    try:
+        # Read whole before checking: a question file is small, and a file-level error replaces every other.
+        lines = list(read_lines(path, encoding="utf-8-sig"))  # -sig: a BOM, as some editors write, is allowed
+    except JsonlError as exc:
+        raise QuestionFileError(path, [str(exc)]) from exc
     problems: list[str] = []
     questions: list[Question] = []
     seen: dict[str, int] = {}
-    try:
-        raw_lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except UnicodeDecodeError as exc:
-        raise QuestionFileError(path, [f"{path}: not UTF-8 ({exc})"]) from exc
-    for n, line in enumerate(raw_lines, start=1):
-        if not line.strip():
+    for line in lines:
+        n, where = line.number, f"line {line.number}"
+        if line.obj is None:
+            problems.append(f"{where}: {line.problem}")
             continue
-        where = f"line {n}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})")
-            continue
-        q = parse_line(obj, f"{where}", problems)
+        q = parse_line(line.obj, where, problems)
         if q is None:
             continue
         q = Question(**{**q.__dict__, "line": n})
