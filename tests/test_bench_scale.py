@@ -52,3 +52,23 @@ def test_bm25_filter_masks_match_the_catalog(tmp_path: Path):
     index.catalog.remove_document(doc.doc_id)
     hits = lexical.search("patrol vessels", 50, cases[0])
     assert all(c in set(index.catalog.chunk_ids(cases[0])) for c, _ in hits)
+
+
+def test_filtered_bm25_ranks_the_allowed_chunks_as_unfiltered_bm25_does(tmp_path: Path):
+    """Filtered BM25 ranks only the allowed rows (no weight mask), with unfiltered BM25's scores; ties in row order."""
+    made = bench.generate(tmp_path / "archive", 400, seed=4)
+    settings = rag.Settings.from_env(index_dir=str(tmp_path / "index"))
+    index = Index(settings)
+    for path in sorted((tmp_path / "archive").rglob("*.md")):
+        doc = load(path)
+        index.catalog.replace_document(doc, chunk_document(doc, settings))
+    lexical = index.lexical
+    row = {c: i for i, c in enumerate(lexical.ids())}
+    for q in bench.questions(made["facts"], 4, seed=5):
+        filters = Filters.parse(q["filters"])
+        allowed = set(index.catalog.chunk_ids(filters))
+        ranked = [(c, s) for c, s in lexical.search(q["question"], len(row), Filters()) if c in allowed]
+        assert ranked, q
+        ranked.sort(key=lambda hit: (-hit[1], row[hit[0]]))  # equal scores: in row order, as filtered BM25 gives them
+        for k in (3, 40, len(row)):
+            assert lexical.search(q["question"], k, filters) == ranked[:k], (q, k)
