@@ -186,6 +186,8 @@ def test_asked_role(question: str, role: str | None) -> None:
         ("Sovershenny, a Russian corvette, shadowed the group.", True),
         ("The corvette then met Admiral Ivanov's flagship.", False),  # a name nearby, not the corvette's
         ("The corvette, known as Sovershenny in the fleet, shadowed the group.", True),
+        ("The corvette, Sovershenny, shadowed the group.", True),  # an apposition
+        ("A corvette, Baltic patrol boats and two tankers sailed.", False),  # a list, not an apposition
     ],
 )
 def test_names_role(text: str, named: bool) -> None:

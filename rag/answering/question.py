@@ -321,7 +321,7 @@ def names_role(question: str, role: str, text: str) -> bool:
             continue
         mentioned = True
         after = _NAME_AFTER.match(text, m.end())
-        if after and is_name(after.group(1)):
+        if after and is_name(after.group(1) or after.group(2)):
             return True
         before = _NAME_BEFORE.search(text[max(0, m.start() - 120) : m.start()])
         if before and is_name(before.group(1)):
@@ -335,7 +335,10 @@ _NAMING = re.compile(
     r"(?:\b(?:called|named|known as|dubbed|code-?named|nicknamed|titled|the name)\s+(?:the\s+)?['\"\u201c\u2018]?"
     rf"|[\"\u201c])({NAME.pattern})"
 )
-_NAME_AFTER = re.compile(rf",?\s+(?:the\s+)?({NAME.pattern})")
+# Right after the noun ("the frigate Sovershenny"), or after a comma as an apposition that
+# the next comma or the sentence closes ("its commander, Ali Shah, said"); a comma followed by
+# a name and more nouns is a list ("a submarine, P-8I patrol aircraft and ...").
+_NAME_AFTER = re.compile(rf"(?:\s+(?:the\s+)?({NAME.pattern})|,\s+(?:the\s+)?({NAME.pattern})(?=\s*(?:[,.;:)]|$)))")
 _NAME_BEFORE = re.compile(rf"({NAME.pattern})(?:,|\s+\()\s*(?:the|a|an|its|their|his|her)\s+(?:[\w\-]+\s+){{0,5}}$")
 
 
