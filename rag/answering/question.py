@@ -228,7 +228,8 @@ _DESIGNATION_BEFORE = re.compile(
 
 
 def figures(text: str) -> list[re.Match]:
-    """The numbers of ``text`` that could answer "how many": not years, not referring back."""
+    """The numbers of ``text`` that could answer "how many": not years, not
+    referring back, not the day of a date, not part of a name."""
     return [
         m
         for m in NUMBER.finditer(text)
@@ -290,6 +291,7 @@ def asked_role(question: str) -> str | None:
 
 
 def mentions_role(role: str, text: str) -> bool:
+    """Whether ``text`` speaks of the role or thing at all (its stem, any form)."""
     stem = terms(role)
     return bool(stem) and bool(terms(text) & stem)
 

@@ -98,13 +98,15 @@ def select(
 ) -> Selection:
     """The smallest set of units that answers: the best one, plus any that add
     question terms, cues or (for who / where, from a section already quoted)
-    names the chosen ones lack and score nearly as well. Units from other briefings join only when the
-    question spans briefings.
+    names the chosen ones lack and score nearly as well. Units from other
+    briefings join only when the question spans briefings.
 
     A refusal when the question names something no retrieved briefing
     mentions, when the best evidence score is below ``refuse_below`` or the
-    reader's confidence below ``min_confidence``, or when nothing chosen holds
-    the kind of fact asked for.
+    reader's confidence below ``min_confidence``, or when neither the chosen
+    units nor one further unit of their briefings holds the fact asked for
+    (``_asked_facts``: a figure that counts, an amount, a date, a time, the
+    asked name), or the chosen units say it was withheld.
     """
     ranked = read(question, ranked, reader, settings)
     closest = ranked[: settings.max_sentences]
