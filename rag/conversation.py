@@ -322,27 +322,26 @@ def _is_question(tokens: list[str]) -> bool:
 
 # "Yes, an Indian Kalvari-class submarine, which ..." after "Did a submarine take part?":
 # the answer to a yes/no question names what the next turn's "it" points at.
-_CONFIRMED = re.compile(
-    r"^(?:yes|no)\b[,.;:]?\s*(?P<phrase>(?:an?|the|one|two|three|four|five|six|seven|eight|nine|ten|\d[\d,]*)\s[^,;.]+)",
-    re.I,
-)
+_YES_NO = re.compile(r"^\s*(?:yes|no)\b[,.;:]?\s*", re.I)
+_DEFINITE = re.compile(r"(?:an?|the|one|two|three|four|five|six|seven|eight|nine|ten|\d[\d,]*)\s[^,;.]+", re.I)
 _CLAUSE_END = re.compile(r"\s+(?:which|that|who|whose|was|were|is|are|had|has|did)\b.*$", re.I)
 
 
 def _confirmed_phrase(answer: str) -> list[str]:
     """The noun phrase a yes/no answer opens with, as a definite phrase ("the Indian
     Kalvari-class submarine"); empty when the answer does not open that way."""
-    match = _CONFIRMED.match(answer.strip())
+    opening = _YES_NO.match(answer)
+    match = _DEFINITE.match(answer, opening.end()) if opening else None
     if not match:
         return []
-    words = _tokens(_CLAUSE_END.sub("", match.group("phrase")))
+    words = _tokens(_CLAUSE_END.sub("", match.group(0)))
     if words and words[0].lower() in {"a", "an"}:
         words[0] = "the"
     return words if len(words) >= 2 else []
 
 
 def _without_yes_no(answer: str) -> str:
-    return re.sub(r"^\s*(?:yes|no)\b[,.;:]?\s*", "", answer, flags=re.I)
+    return _YES_NO.sub("", answer)
 
 
 def _answer_phrase(answer: str) -> list[str]:
@@ -462,8 +461,8 @@ def rewrite(question: str, history: list[dict] | None) -> Rewrite:
     previous = rewrite(turns[last]["content"], turns[:last]).standalone
     answer = next((t["content"] for t in turns[last + 1 :] if t.get("role") == "assistant"), "")
     answer = re.sub(r"\s*\[\d+\]", "", answer)
-    yes_no = _tokens(previous)[:1] and _tokens(previous)[0].lower() in _AUX
-    confirmed = _confirmed_phrase(answer) if yes_no else []
+    opener = _tokens(previous)[:1]
+    confirmed = _confirmed_phrase(answer) if opener and opener[0].lower() in _AUX else []
     ante = _join(confirmed) if confirmed else antecedent(previous)
     # What "they" / "he" are looked for in: the confirmed phrase, or the answer less its "Yes,".
     named = ante if confirmed else _without_yes_no(answer)
