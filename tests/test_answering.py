@@ -33,6 +33,14 @@ from rag.answering.question import absent_names, name_found
         ("German", "Germany's embassy", True),
         ("Tucanos", "six A-29 Super Tucano aircraft", True),
         ("Russian Northern Fleet", "Russia's Northern Fleet ran the drill", True),
+        # A country under its other names (countryinfo's adjective, capital, long spellings).
+        ("Filipino", "a crew from the Philippines", True),
+        ("Washington", "The United States approved the sale.", True),
+        ("Minsk", "Belarus rejected the measures.", True),
+        ("Turkish", "built in Turkey", True),
+        ("Dominican", "Dominica declared an emergency.", True),  # the rule's adjective form, as before
+        ("Dominican", "Roseau declared an emergency.", False),  # Dominica's capital: another country
+        ("Finnish", "Sweden's navy watched.", False),
     ],
 )
 def test_name_found(name: str, text: str, found: bool) -> None:
@@ -41,6 +49,36 @@ def test_name_found(name: str, text: str, found: bool) -> None:
 
 def test_absent_names_keep_each_name() -> None:
     assert absent_names("Did Niger and Chad sign it?", ["Nigeria and Chad signed a pact."]) == ["Niger"]
+    # The capitalised part of a compound is the name: "Svalbard-mainland" is Svalbard.
+    assert absent_names("What runs on the Svalbard-mainland link?", ["The cable links Svalbard to Norway."]) == []
+
+
+def test_names_spread_over_briefings_are_a_swap_unless_several_facts_are_asked() -> None:
+    from rag.answering.question import is_multi_doc
+
+    docs = {"gb": "ECOWAS sent a force to Guinea-Bissau.", "ng": "Nigeria received two helicopters."}
+    assert not is_multi_doc("How many troops has Nigeria sent to the ECOWAS force in Guinea-Bissau?", docs)
+    assert is_multi_doc("What did Nigeria receive, and where did ECOWAS send a force?", docs)
+    assert is_multi_doc("Nigeria received helicopters. Where did ECOWAS send a force?", docs)  # two sentences
+
+
+def test_a_swapped_name_is_refused_naming_what_no_one_briefing_holds(tmp_path) -> None:
+    folder = tmp_path / "briefings"
+    folder.mkdir()
+    (folder / "drill.md").write_text(
+        "# Navies of Iran and Russia Drill off Chabahar\n\n"
+        "The navies of Iran and Russia held a joint exercise off Chabahar in March 2023. "
+        "Iran sent the frigate Jamaran.\n"
+    )
+    (folder / "port.md").write_text(
+        "# Pakistan Opens a Fishing Port\n\nPakistan opened a new fishing port at Gwadar in May 2023.\n"
+    )
+    settings = rag.Settings.from_env(index_dir=str(tmp_path / "index"))
+    assert rag.ingest([str(folder)], settings=settings).ok
+    swapped = rag.ask("Which Pakistani warship joined the exercise off Chabahar?", settings=settings)
+    assert swapped.refused and "together" in swapped.text, swapped.text
+    answered = rag.ask("Which Iranian warship joined the exercise off Chabahar?", settings=settings)
+    assert not answered.refused and answered.citations[0].source.endswith("drill.md"), answered.text
 
 
 def test_shipped_reader_loads_and_reads() -> None:
@@ -83,7 +121,13 @@ def test_refusal_carries_closest_evidence_and_confidence(corpus_settings) -> Non
 
     answer = rag.ask("How many satellites did Kazakhstan launch in 2021?", settings=corpus_settings)
     assert answer.refused and not answer.citations
-    assert answer.text.endswith(("None of them mentions Kazakhstan.", "The closest passages do not state it."))  # why
+    assert answer.text.endswith(
+        (
+            "None of them mentions Kazakhstan.",
+            "mentions Kazakhstan and 2021 together.",
+            "The closest passages do not state it.",
+        )
+    )  # why
     data = answer.to_dict()
     assert 0.0 <= data["confidence"] <= 1.0 and "closest" in data
     for c in answer.closest:  # the closest sentences are verbatim at their offsets, like citations
@@ -150,6 +194,15 @@ def test_a_further_figure_must_stand_by_a_word_of_the_question() -> None:
         ("What did Nigeria pay Turkey for the helicopters?", ["Turkey supplied 2 helicopters."], False),
         ("What did Nigeria pay Turkey for the helicopters?", ["Nigeria paid $60 million."], True),
         ("How many years after the war did they sign?", ["The war ended in 2002; they signed in 2013."], True),
+        # The question's own figure is not its answer.
+        ("How many of the 85 soldiers came from Antigua?", ["The RSS deployed 85 soldiers."], False),
+        ("How many of the 85 soldiers came from Antigua?", ["Antigua sent 30 of the 85 soldiers."], True),
+        # One part of a date: a month (capitalised, "may" is a verb), a year.
+        ("In which month are the helicopters due?", ["Two more are due later in the year."], False),
+        ("In which month are the helicopters due?", ["Two more may arrive soon."], False),
+        ("In which month are the helicopters due?", ["Two more are due in May."], True),
+        ("What year did the base open?", ["The base opened on 16 March."], False),
+        ("What year did the base open?", ["The base opened in March 2016."], True),
     ],
 )
 def test_answers_kind(question: str, units: list[str], holds: bool) -> None:

@@ -11,6 +11,7 @@ import re
 from functools import lru_cache
 
 from ..lexical import tokenize
+from .countries import other_names
 
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 DATE = re.compile(rf"\b(?:{_MONTH}|(?:19|20)\d\d\b|\d{{4}}-\d\d-\d\d)", re.I)
@@ -42,6 +43,8 @@ _MONEY_QUESTION = re.compile(
     re.I,
 )
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
+# "In which month", "what year": one part of a date is asked.
+_PART_OF_DATE = re.compile(r"\b(?:what|which) (?:\w+ )?(?P<part>month|year)\b", re.I)
 _DURATION_QUESTION = re.compile(r"\bhow (?:many (?:years|months|decades|weeks|days)|long)\b", re.I)
 # "At what time", "what local time": the hour, not the day.
 _TIME_QUESTION = re.compile(r"\b(?:what|which) (?:\w+ )?(?:time|hour)\b")
@@ -151,6 +154,9 @@ def question_names(question: str) -> list[str]:
         if not words:
             continue
         name = " ".join(words).strip("-")
+        if len(words) == 1 and not any(c.isdigit() for c in name) and "-" in name:
+            # "Svalbard-mainland", "Kalvari-class": the capitalised parts are the names.
+            name = "-".join(x for x in name.split("-") if x[:1].isupper())
         if len(words) == 1 and all(x[:1].isupper() for x in name.split("-") if x):
             parts = [x for x in name.split("-") if x]  # "China-Russia": two parties
         elif any(c.isdigit() for c in name):
@@ -200,11 +206,13 @@ def _name_pattern(name: str) -> re.Pattern:
 def name_found(name: str, text: str) -> bool:
     """Whether ``text`` mentions ``name``: the same words in order, each as
     itself or its place-name/adjective form; an acronym ("EU") matches the
-    words it abbreviates ("European Union")."""
+    words it abbreviates ("European Union"); a country matches its other
+    names ("Filipino" ~ "Philippines", "Washington" ~ "United States")."""
     lowered = text.lower()
     return any(
-        not _DISTINCT_STATE.match(lowered, m.end()) or _DISTINCT_STATE.search(name)
-        for m in _name_pattern(name).finditer(lowered)
+        not _DISTINCT_STATE.match(lowered, m.end()) or _DISTINCT_STATE.search(alias)
+        for alias in (name, *sorted(other_names(name)))
+        for m in _name_pattern(alias).finditer(lowered)
     )
 
 
@@ -221,6 +229,11 @@ _ONE_OF = re.compile(r"\s+of\b|\s+another\b", re.I)
 # name ("JIMEX 22", "Type 12", "Resolution 2231").
 _SHORT_MONTH = r"(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
 _DAY_BEFORE_MONTH = re.compile(rf"\s*(?:{_MONTH}|{_SHORT_MONTH})\b", re.I)
+# A month as dates write it (capitalised: "may" is a verb), or an ISO date.
+_PART_FOUND = {
+    "month": re.compile(rf"\b(?:{_MONTH}|{_SHORT_MONTH})(?!\w)|\b\d{{4}}-\d\d\b"),
+    "year": re.compile(r"\b(?:19|20)\d\d\b"),
+}
 _MONTH_BEFORE_DAY = re.compile(rf"\b(?:{_MONTH}|{_SHORT_MONTH})\s+$", re.I)
 _DESIGNATION_BEFORE = re.compile(
     r"(?:\b[A-Z][A-Z0-9\-]*[A-Z][A-Z0-9\-]*|\b(?:Type|Article|Resolution|Unit|Phase|No\.|Number|Block|Batch|Flight))\s+$"
@@ -242,6 +255,13 @@ def figures(text: str) -> list[re.Match]:
     ]
 
 
+def new_figures(question: str, text: str) -> list[re.Match]:
+    """The figures of ``text`` the question does not give itself: "How many of
+    the 85 personnel did it send?" is not answered by "85 personnel"."""
+    given = {m.group(0).lower() for m in NUMBER.finditer(question)}
+    return [m for m in figures(text) if m.group(0).lower() not in given]
+
+
 def figure_of(question: str, text: str, window: int = 3) -> bool:
     """Whether a figure of ``text`` stands within ``window`` words of a term
     of the question ("eleven Indian personnel" for "how many Indians"): a
@@ -250,7 +270,7 @@ def figure_of(question: str, text: str, window: int = 3) -> bool:
     if _DURATION_QUESTION.search(question) and DATE.search(text):
         return True
     q_terms = terms(question)
-    for m in figures(text):
+    for m in new_figures(question, text):
         before = text[: m.start()].split()[-window:]
         after = text[m.end() :].split()[:window]
         if terms(" ".join(before + after)) & q_terms:
@@ -370,11 +390,19 @@ def answers_kind(question: str, units: list[str]) -> bool:
     joined = " ".join(units)
     if _MONEY_QUESTION.search(question):
         return bool(MONEY.search(joined))
-    if "number" in cues and not figures(joined) and not (_DURATION_QUESTION.search(question) and DATE.search(joined)):
+    if (
+        "number" in cues
+        and not new_figures(question, joined)
+        and not (_DURATION_QUESTION.search(question) and DATE.search(joined))
+    ):
         # "How many years after ..." is reckoned from the years the units give.
         return False
     if "time" in cues and not CLOCK.search(joined):
         return False
+    part = _PART_OF_DATE.search(question)
+    if part:
+        # "In which month": a month, not "later in the year"; "what year": a year.
+        return bool(_PART_FOUND[part.group("part").lower()].search(joined))
     return "when" not in cues or bool(DATE.search(joined))
 
 
@@ -385,6 +413,9 @@ def kind_asked(question: str) -> str:
         return "amount"
     if "time" in cues:
         return "time of day"
+    part = _PART_OF_DATE.search(question)
+    if part:
+        return part.group("part").lower()
     return "figure" if "number" in cues else "date" if "when" in cues else "answer"
 
 
@@ -406,7 +437,10 @@ def cue_score(cues: set[str], text: str) -> float:
     return hits / len(cues)
 
 
-_MULTI_PART = re.compile(r"\b(?:and|both|each|compare|compared|versus|vs|between|two|which briefings)\b|,", re.I)
+# Several facts: joined, compared, listed, or asked in more than one sentence.
+_MULTI_PART = re.compile(
+    r"\b(?:and|both|each|compare|compared|versus|vs|between|two|which briefings)\b|,|[.:;]\s+[A-Z]", re.I
+)
 _MULTI_DOC = re.compile(
     r"\b(?:both|each|compare|compared|versus|vs|which briefings|two briefings|briefings (?:describe|mention)|"
     r"same way|differ|in the briefings)\b",
@@ -420,12 +454,14 @@ def is_multi_part(question: str) -> bool:
 
 
 def is_multi_doc(question: str, doc_texts: dict[str, str]) -> bool:
-    """Questions whose answer spans briefings: they say so, or the names they
-    mention are found together in no single retrieved briefing."""
+    """Questions whose answer spans briefings: they say so, or they ask for
+    several facts ("Niger and Nigeria: ...") and the names they mention are
+    found together in no single retrieved briefing. A question about one fact
+    whose names are spread over briefings is a swap, not a span."""
     if _MULTI_DOC.search(question):
         return True
     names = question_names(question)
-    if len(names) < 2 or not doc_texts:
+    if len(names) < 2 or not doc_texts or not is_multi_part(question):
         return False
     covered = [{n for n in names if name_found(n, t)} for t in doc_texts.values()]
     return not any(c == set(names) for c in covered) and set().union(*covered) == set(names)

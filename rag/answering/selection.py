@@ -118,6 +118,16 @@ def select(
     if missing:
         return Selection([], confidence, f"None of them mentions {' or '.join(missing)}.", closest)
     multi_doc = is_multi_doc(question, doc_texts)
+    if not multi_doc:
+        # A question about one event names what its briefing mentions: names
+        # spread over several briefings are a swap ("Which Pakistani warship
+        # joined the exercise?" when Pakistan is in another briefing).
+        whole = {d for d, text in doc_texts.items() if not absent_names(question, [text])}
+        if not whole:
+            *rest, last = question_names(question)
+            return Selection([], confidence, f"None of them mentions {', '.join(rest)} and {last} together.", closest)
+        ranked = [e for e in ranked if e.passage.doc_id in whole]
+        confidence = confidence_of(ranked)
     floor = settings.refuse_below * (0.85 if multi_doc else 1.0)
     top = ranked[0]
     if top.score < floor:
