@@ -135,6 +135,9 @@ _ADVERBS = {
     "accurate",
     "all",
 }
+_COPULAS = {"is", "was", "are", "were"}
+# A reaction with its object left out ("How did Minsk respond?") is to the conversation's event.
+_REACTION = re.compile(r"\b(?:respond|react|reply|retaliate|answer|comment)(?:ed|s)?\s*[?.!]*\s*$", re.I)
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-.]*[A-Za-z0-9]|[A-Za-z0-9]|[^\sA-Za-z0-9]")
 
 
@@ -312,7 +315,7 @@ def is_follow_up(question: str, history: list[dict] | None) -> bool:
         return True
     if _OPENERS.match(question) and not _is_question(tokens):
         return True  # "And the patrol in the Fram Strait?"
-    return not _own_names(tokens)
+    return not _own_names(tokens) or bool(_REACTION.search(question))
 
 
 def _is_question(tokens: list[str]) -> bool:
@@ -395,6 +398,11 @@ def _replace_pronouns(tokens: list[str], ante: str, answer: str) -> list[str]:
         elif low == "other":
             out.append(tok)
             context = True
+        elif low in {"that", "this"} and ({tokens[i - 1].lower() if i else "", nxt.lower()} & _COPULAS):
+            # "Which firm was that?", "Is that still the number?": "that" is what the
+            # answer said, not the question's phrase; keep it, add the phrase as context.
+            out.append(tok)
+            context = True
         elif low in {"it", "that", "this"}:
             out += ante_tokens or [tok]
         elif low == "its":
@@ -405,8 +413,12 @@ def _replace_pronouns(tokens: list[str], ante: str, answer: str) -> list[str]:
             phrase = _answer_phrase(answer) or ante_tokens
             out += [*phrase, "'s"] if low == "their" else phrase
         elif low in {"he", "she", "him", "his", "her"}:
-            person = _person(answer) or _person(ante)
-            out += ([person, "'s"] if low == "his" else [person]) if person else [tok]
+            person = _person(answer, ante)
+            if person:
+                out += [person, "'s"] if low == "his" else [person]
+            else:
+                out.append(tok)
+                context = True
         else:
             out.append(tok)
         i += 1
@@ -415,10 +427,17 @@ def _replace_pronouns(tokens: list[str], ante: str, answer: str) -> list[str]:
     return out
 
 
-def _person(text: str) -> str:
-    """The first run of two or more capitalised words (a person's name, often with a title)."""
-    match = re.search(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+", text or "")
-    return match.group(0) if match else ""
+def _person(answer: str, ante: str) -> str:
+    """The first run of two or more capitalised words in the answer (a person's name,
+    often with a title), not the thing the question was about ("Who owns the Galaxy
+    Leader?": "he" is not the ship); else in the antecedent ("What did Minister Ali
+    Shah say?"), unless the antecedent is a thing whose person was asked for."""
+    for text, about in ((answer, ante), ("" if ante.startswith("the ") else ante, "")):
+        for match in re.finditer(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+", text or ""):
+            name = re.sub(r"^(?:The|A|An)\s+", "", match.group(0))
+            if " " in name and name.lower() not in about.lower():
+                return name
+    return ""
 
 
 def _complete_fragment(fragment: list[str], previous: str) -> list[str]:

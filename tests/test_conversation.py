@@ -88,6 +88,29 @@ LUNPO = turns("What happened near Lunpo La in October?", "Indian and Chinese pat
             ),
             "Are more of T129 ATAK attack helicopters on the way?",
         ),
+        # "that" by a copula is what the answer said: kept, the question's phrase as context
+        (
+            "Which company was that?",
+            turns("How did the thieves get into the depot at Kiel?", "Through a cleaning contractor with a key."),
+            "Which company was that (the thieves get into the depot at Kiel)?",
+        ),
+        # "he" after "Who owns ...?" is the owner, not the thing owned; unnamed, it stays
+        (
+            "What is his name?",
+            turns("Who owns the MV Tern?", "The MV Tern is a Maltese-flagged tanker managed from Limassol."),
+            "What is his name (the MV Tern)?",
+        ),
+        (
+            "What did he add?",
+            turns("What did Defence Minister Ali Shah say about the drill?", "That it was routine."),
+            "What did Defence Minister Ali Shah add?",
+        ),
+        # a reaction whose object is left out is to the conversation's event
+        (
+            "How did Oslo respond?",
+            turns("What did Russia announce about the Fram Strait?", "A closure for firing practice."),
+            "How did Oslo respond (Russia announce about the Fram Strait)?",
+        ),
     ],
 )
 def test_rewrite(question: str, history: list[dict], expected: str) -> None:
