@@ -201,6 +201,28 @@ def test_train_and_resume(tmp_path):
     _ship_and_load(out, tmp_path, data.build(squad, sample, data.heldout_titles(heldout), seed=13, max_examples=64))
 
 
+def test_train_from_shipped_weights(tmp_path):
+    """--init starts from a shipped reader, not a random head: after one step at a
+    tiny learning rate the head is still the shipped one."""
+    import torch
+    from safetensors.torch import load_file
+    from typer.testing import CliRunner
+
+    from rag.answering.readers.minilm import WEIGHTS
+    from rag.cli import app
+
+    squad, sample, heldout = _squad(tmp_path)
+    out = tmp_path / "run"
+    args = ["train-reader", "--out", str(out), "--epochs", "1", "--max-examples", "64", "--batch-size", "16"]
+    args += ["--squad", str(squad), "--sample", str(sample), "--heldout", str(heldout), "--max-steps", "1"]
+    result = CliRunner().invoke(app, args + ["--lr", "1e-9", "--init", str(WEIGHTS)])
+    assert result.exit_code == 0, result.output
+    trained = torch.load(out / "checkpoint" / "state.pt", weights_only=False)["model"]["classifier.weight"]
+    shipped = load_file(str(WEIGHTS))["classifier.weight"].float()
+    assert torch.allclose(trained.float().cpu(), shipped, atol=1e-3)
+    assert json.loads((out / "run.json").read_text())["command"].endswith(f"--init {WEIGHTS}")
+
+
 def _ship_and_load(run: Path, tmp_path: Path, built) -> None:
     """Shipping writes fp16 weights less the frozen embeddings, a sha256 that the loader checks, and the attribution."""
     import hashlib

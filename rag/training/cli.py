@@ -56,6 +56,13 @@ def train_reader_command(
             "--tune", help="Add in-domain pairs from the briefings' TUNE split (corpus/questions/briefings.jsonl)"
         ),
     ] = False,
+    tune_repeat: Annotated[
+        int, typer.Option("--tune-repeat", help="Each TUNE pair this many times an epoch (with --tune)")
+    ] = 1,
+    init: Annotated[
+        Path | None,
+        typer.Option("--init", help="Start from these shipped weights (.safetensors) instead of the base model"),
+    ] = None,
     ship: Annotated[
         bool,
         typer.Option(
@@ -74,7 +81,7 @@ def train_reader_command(
     console = Console(stderr=True)
     out = (out or RUNS / datetime.now().strftime("%Y%m%d-%H%M%S")).expanduser()
     titles = data.heldout_titles(heldout)
-    extra = indomain.tune_examples() if tune else None
+    extra = indomain.tune_examples() * tune_repeat if tune else None
     built = data.build(
         squad, sample, titles, seed=seed, max_examples=max_examples, val_questions=val_questions, extra=extra
     )
@@ -94,7 +101,8 @@ def train_reader_command(
             max_steps=max_steps,
             log=progress.console.print,
             progress=progress,
-            command=_command(epochs, seed, max_examples, lr, batch_size, val_questions, tune),
+            command=_command(epochs, seed, max_examples, lr, batch_size, val_questions, tune, tune_repeat, init),
+            init=init,
         )
     if (ship or ship_to) and (out / "reader.json").exists() and metrics.get("epoch") == epochs:
         from rag.answering.readers.minilm import WEIGHTS
@@ -105,7 +113,15 @@ def train_reader_command(
 
 
 def _command(
-    epochs: int, seed: int, max_examples: int | None, lr: float, batch_size: int, val_questions: int, tune: bool
+    epochs: int,
+    seed: int,
+    max_examples: int | None,
+    lr: float,
+    batch_size: int,
+    val_questions: int,
+    tune: bool,
+    tune_repeat: int = 1,
+    init: Path | None = None,
 ) -> str:
     """The command line that reproduces this run's data and schedule (recorded in run.json and the shipped json)."""
     parts = [
@@ -118,4 +134,6 @@ def _command(
     ]
     parts += [f"--max-examples {max_examples}"] if max_examples else []
     parts += ["--tune"] if tune else []
+    parts += [f"--tune-repeat {tune_repeat}"] if tune and tune_repeat != 1 else []
+    parts += [f"--init {init}"] if init else []
     return " ".join(parts)

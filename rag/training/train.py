@@ -90,6 +90,7 @@ def train(
     log=print,
     progress=None,
     command: str = "",
+    init: Path | None = None,
 ) -> dict:
     """Train, printing validation metrics each epoch; returns the last metrics.
 
@@ -103,6 +104,11 @@ def train(
     torch.manual_seed(seed)
     out.mkdir(parents=True, exist_ok=True)
     model, tok = load_model(base_model_path())
+    if init is not None:
+        # Continue from a shipped reader (e.g. more in-domain pairs) instead of a random head.
+        from rag.answering.readers.minilm import lay_over
+
+        lay_over(model, init)
     model.base_model.embeddings.word_embeddings.weight.requires_grad_(False)
     dev = device()
     model.to(dev)
@@ -129,6 +135,7 @@ def train(
         "val_titles": built.val_titles,
         "trainable_params": sum(p.numel() for p in params),
         "command": command,
+        "init": str(init) if init else None,
     }
     (out / "run.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     step, start_epoch, skip = 0, 0, 0

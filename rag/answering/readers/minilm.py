@@ -28,6 +28,21 @@ META = WEIGHTS.with_suffix(".json")
 MAX_LENGTH = 128  # as trained (rag/training/scoring.py)
 
 
+def lay_over(model, weights: Path):
+    """The shipped weights laid over the base cross-encoder (all but the frozen word
+    embeddings); also where ``rag train-reader --init`` starts from."""
+    from safetensors.torch import load_file
+
+    shipped = {k: v.float() for k, v in load_file(str(weights)).items()}
+    missing, unexpected = model.load_state_dict(shipped, strict=False)
+    kept = {k for k in missing if "word_embeddings" not in k and not k.endswith("position_ids")}
+    if unexpected or kept:
+        raise ReaderError(
+            f"{weights}: does not fit the base model (missing {sorted(kept)[:3]}, unexpected {unexpected[:3]})"
+        )
+    return model
+
+
 def read_meta(meta: Path = META) -> dict:
     try:
         return json.loads(meta.read_text(encoding="utf-8"))
@@ -41,7 +56,6 @@ class MiniLMReader(Reader):
     def __init__(self, weights: Path = WEIGHTS, meta: Path = META) -> None:
         import torch
         import transformers
-        from safetensors.torch import load_file
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         from ...embedders import model_path
@@ -60,14 +74,7 @@ class MiniLMReader(Reader):
         base = model_path()
         self.tokenizer = AutoTokenizer.from_pretrained(base)
         model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1)
-        shipped = {k: v.float() for k, v in load_file(str(weights)).items()}
-        missing, unexpected = model.load_state_dict(shipped, strict=False)
-        kept = {k for k in missing if "word_embeddings" not in k and not k.endswith("position_ids")}
-        if unexpected or kept:
-            raise ReaderError(
-                f"{weights}: does not fit the base model (missing {sorted(kept)[:3]}, unexpected {unexpected[:3]})"
-            )
-        self.model = model.eval()
+        self.model = lay_over(model, weights).eval()
         self.torch = torch
         cal = info["calibration"]
         self.a, self.b = float(cal["a"]), float(cal["b"])
