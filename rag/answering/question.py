@@ -43,6 +43,7 @@ _MONEY_QUESTION = re.compile(
     re.I,
 )
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
+_YEARS = re.compile(r"\b(?:19|20)\d\d\b")  # a year anywhere in a text
 # "In which month", "what year": one part of a date is asked.
 _PART_OF_DATE = re.compile(r"\b(?:what|which) (?:\w+ )?(?P<part>month|year)\b", re.I)
 _DURATION_QUESTION = re.compile(r"\bhow (?:many (?:years|months|decades|weeks|days)|long)\b", re.I)
@@ -164,7 +165,7 @@ def question_names(question: str) -> list[str]:
         else:
             parts = [name]
         names += [x for x in parts if len(x) >= 3]
-    names += re.findall(r"\b(?:19|20)\d\d\b", question)
+    names += _YEARS.findall(question)
     return list(dict.fromkeys(names))
 
 
@@ -232,7 +233,7 @@ _DAY_BEFORE_MONTH = re.compile(rf"\s*(?:{_MONTH}|{_SHORT_MONTH})\b", re.I)
 # A month as dates write it (capitalised: "may" is a verb), or an ISO date.
 _PART_FOUND = {
     "month": re.compile(rf"\b(?:{_MONTH}|{_SHORT_MONTH})(?!\w)|\b\d{{4}}-\d\d\b"),
-    "year": re.compile(r"\b(?:19|20)\d\d\b"),
+    "year": _YEARS,
 }
 _MONTH_BEFORE_DAY = re.compile(rf"\b(?:{_MONTH}|{_SHORT_MONTH})\s+$", re.I)
 _DESIGNATION_BEFORE = re.compile(
