@@ -15,7 +15,7 @@ from ..embedders import Embedder
 from ..lexical import tokenize
 from ..models import Citation, Passage
 from ..sentences import Unit, passage_units, split_row
-from .question import CORRECTION, absent_names, cue_score, question_cues, question_names, terms
+from .question import CORRECTION, cue_score, name_coverage, question_cues, question_names, terms
 
 
 @dataclass
@@ -153,10 +153,8 @@ def score_evidence(
     unit_terms = tokenize([u.readable() for u, _ in pairs])
     context_terms = tokenize([f"{p.title} {p.heading}" for _, p in pairs])
     best_rank = {p.chunk_id: p.rank for _, p in pairs}
-    missing_in = {
-        doc_id: len(absent_names(question, [text])) / len(names) if names else 0.0
-        for doc_id, text in briefing_texts([p for _, p in pairs], doc_texts).items()
-    }
+    coverage = name_coverage(question, briefing_texts([p for _, p in pairs], doc_texts))
+    missing_in = {d: 1 - len(got) / len(names) if names else 0.0 for d, got in coverage.items()}
     cheap = []
     for i, (unit, passage) in enumerate(pairs):
         own, ctx = set(unit_terms[i]), set(context_terms[i])

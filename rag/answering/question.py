@@ -222,6 +222,13 @@ def absent_names(question: str, texts: list[str]) -> list[str]:
     return [n for n in question_names(question) if not any(name_found(n, t) for t in texts)]
 
 
+def name_coverage(question: str, doc_texts: dict[str, str]) -> dict[str, frozenset[str]]:
+    """Which of the question's names each briefing mentions (doc_id -> names):
+    looked up once, since the refusal, the span and the swap decisions all read it."""
+    names = question_names(question)
+    return {d: frozenset(n for n in names if name_found(n, t)) for d, t in doc_texts.items()}
+
+
 # A number that refers back ("the two nations", "these three ships", "one of the
 # vessels") counts nothing: it is not a figure that could answer "how many".
 _REFERRING = re.compile(r"\b(?:the|these|those|both)\s+$", re.I)
@@ -454,18 +461,18 @@ def is_multi_part(question: str) -> bool:
     return bool(_MULTI_PART.search(question))
 
 
-def is_multi_doc(question: str, doc_texts: dict[str, str]) -> bool:
+def is_multi_doc(question: str, coverage: dict[str, frozenset[str]]) -> bool:
     """Questions whose answer spans briefings: they say so, or they ask for
-    several facts ("Niger and Nigeria: ...") and the names they mention are
-    found together in no single retrieved briefing. A question about one fact
-    whose names are spread over briefings is a swap, not a span."""
+    several facts ("Niger and Nigeria: ...") and the names they mention
+    (``coverage``, from ``name_coverage``) are found together in no single
+    retrieved briefing. A question about one fact whose names are spread over
+    briefings is a swap, not a span."""
     if _MULTI_DOC.search(question):
         return True
-    names = question_names(question)
-    if len(names) < 2 or not doc_texts or not is_multi_part(question):
+    names = set(question_names(question))
+    if len(names) < 2 or not coverage or not is_multi_part(question):
         return False
-    covered = [{n for n in names if name_found(n, t)} for t in doc_texts.values()]
-    return not any(c == set(names) for c in covered) and set().union(*covered) == set(names)
+    return names not in coverage.values() and set().union(*coverage.values()) == names
 
 
 def terms(text: str) -> set[str]:

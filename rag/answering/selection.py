@@ -14,7 +14,6 @@ from .question import (
     CORRECTION,
     NAME,
     NUMBER,
-    absent_names,
     answers_kind,
     asked_role,
     cue_score,
@@ -23,6 +22,7 @@ from .question import (
     is_multi_part,
     kind_asked,
     mentions_role,
+    name_coverage,
     name_found,
     names_role,
     question_cues,
@@ -114,17 +114,20 @@ def select(
         return Selection([], 0.0, "Nothing in them matches the question.")
     doc_texts = doc_texts or briefing_texts([e.passage for e in ranked])
     confidence = confidence_of(ranked)
-    missing = absent_names(question, list(doc_texts.values()))
+    names = question_names(question)
+    coverage = name_coverage(question, doc_texts)
+    found = frozenset().union(*coverage.values())
+    missing = [n for n in names if n not in found]
     if missing:
         return Selection([], confidence, f"None of them mentions {' or '.join(missing)}.", closest)
-    multi_doc = is_multi_doc(question, doc_texts)
+    multi_doc = is_multi_doc(question, coverage)
     if not multi_doc:
         # A question about one event names what its briefing mentions: names
         # spread over several briefings are a swap ("Which Pakistani warship
         # joined the exercise?" when Pakistan is in another briefing).
-        whole = {d for d, text in doc_texts.items() if not absent_names(question, [text])}
+        whole = {d for d, got in coverage.items() if got == found}
         if not whole:
-            *rest, last = question_names(question)
+            *rest, last = names
             return Selection([], confidence, f"None of them mentions {', '.join(rest)} and {last} together.", closest)
         ranked = [e for e in ranked if e.passage.doc_id in whole]
         confidence = confidence_of(ranked)
@@ -144,17 +147,16 @@ def select(
     chosen = [top]
     if multi_doc:
         # The best unit of each further briefing that brings a name the others lack.
-        names = question_names(question)
         got_names = {n for n in names if name_found(n, top.unit.readable() + " " + top.passage.title)}
         for cand in ranked[1:]:
             if cand.score < floor * 0.8 or len(chosen) >= limit:
                 break
             if any(c.passage.doc_id == cand.passage.doc_id for c in chosen):
                 continue
-            found = {n for n in names if name_found(n, cand.unit.readable() + " " + cand.passage.title)}
-            if found - got_names:
+            brings = {n for n in names if name_found(n, cand.unit.readable() + " " + cand.passage.title)}
+            if brings - got_names:
                 chosen.append(cand)
-                got_names |= found
+                got_names |= brings
     docs = {c.passage.doc_id for c in chosen}
     got_terms = set().union(*(terms(c.unit.readable()) & q_terms for c in chosen))
     got = {c for c in cues if any(cue_score({c}, e.unit.readable()) for e in chosen)}
@@ -166,14 +168,14 @@ def select(
         text = cand.unit.readable()
         cand_terms = terms(text) & q_terms
         new_cues = {c for c in cues - got if cue_score({c}, text)}
-        names = bool(cues & {"who", "where"}) and _new_names(text, " ".join(e.unit.readable() for e in chosen))
-        if names and not (cand_terms - got_terms or new_cues):
+        adds_names = bool(cues & {"who", "where"}) and _new_names(text, " ".join(e.unit.readable() for e in chosen))
+        if adds_names and not (cand_terms - got_terms or new_cues):
             # Names alone are weak evidence (every sentence names someone): a unit
             # that brings nothing else joins only from a section already quoted,
             # not from a table elsewhere in the briefing ("Russia: naval rank 2,
             # patrols in the Arctic" for "Who joined the patrol and where?").
-            names = any(section(cand.passage) == section(e.passage) for e in chosen)
-        if cand_terms - got_terms or new_cues or names:
+            adds_names = any(section(cand.passage) == section(e.passage) for e in chosen)
+        if cand_terms - got_terms or new_cues or adds_names:
             chosen.append(cand)
             got_terms |= cand_terms
             got |= new_cues
