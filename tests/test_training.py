@@ -109,8 +109,9 @@ def test_builder_invariants(tmp_path):
         assert len(pos) == 1 and pos[0].label == 1
         assert all(e.label == 0 for e in exs if e.kind != "pos")
         for e in exs:
-            if e.kind in data.SYNTHETIC:
+            if e.kind in ("swap", "attr"):
                 assert e.text == pos[0].text and e.question != pos[0].question
+    assert "hole" not in {e.kind for e in everything}  # only with holes=True
     kinds = {e.kind for e in everything}
     assert {"pos", "para", "topic", "swap", "attr"} <= kinds
     for e in everything:
@@ -125,6 +126,63 @@ def test_builder_invariants(tmp_path):
     # The gold unit of each validation group is the one holding the answer.
     for g in built.val_groups:
         assert 0 <= g.gold < len(g.texts)
+
+
+def test_hole_negatives_keep_the_question_and_lose_only_its_answer(tmp_path):
+    squad, sample, heldout = _squad(tmp_path)
+    plain = data.build(squad, sample, data.heldout_titles(heldout), seed=13)
+    built = data.build(squad, sample, data.heldout_titles(heldout), seed=13, holes=True)
+    holes = [e for e in built.train + built.val if e.kind == "hole"]
+    assert holes and all(e.label == 0 for e in holes)
+    answers = {q: a for qs in QUESTIONS.values() for para in qs for q, a in para}
+    for e in holes:
+        pos = next(p for p in built.train + built.val if p.qid == e.qid and p.kind == "pos")
+        assert e.question == pos.question and e.text != pos.text
+        assert answers[e.question].lower() not in e.text.lower()
+    # The other kinds are drawn as without holes: a run with holes differs only by them.
+    assert [e for e in built.train + built.val if e.kind != "hole"] == plain.train + plain.val
+
+
+@pytest.mark.parametrize(
+    ("question", "unit", "answer", "hole"),
+    [
+        # a time goes with its preposition
+        (
+            "When was the cable cut?",
+            "The cable was cut on 7 January 2022 near Svalbard.",
+            "7 January 2022",
+            "The cable was cut near Svalbard.",
+        ),
+        # "which <noun>" asking a name: the noun stands in, after an article as "the <noun>"
+        (
+            "Which company built the ship?",
+            "The ship was built by Ericsson in Sweden.",
+            "Ericsson",
+            "The ship was built by a company in Sweden.",
+        ),
+        (
+            "Which ship fixed the cable?",
+            "The Leon Thevenin fixed the cable.",
+            "Leon Thevenin",
+            "The ship fixed the cable.",
+        ),
+        ("How many platoons were moved?", "Bangladesh moved 40 platoons to the border.", "40", None),
+        # no stand-in: a description rather than a name, a time with no preposition, "a" + "someone"
+        ("Who decides?", "Power is held by the city council.", "the city council", None),
+        ("When did it start?", "It started as early as 1700.", "1700", None),
+        ("Who kicked it?", "It was kicked by a Brandon McManus.", "Brandon McManus", None),
+        # the unit states the answer twice: taking one out leaves it answered
+        ("Where was it found?", "It was found in Cahul, the Cahul district.", "Cahul", None),
+    ],
+)
+def test_answer_hole(question, unit, answer, hole):
+    import random
+
+    got = data.answer_hole(question, unit, answer, random.Random(0))
+    if question.startswith("How many"):  # a vague number, whichever the generator picks
+        assert got in {f"Bangladesh moved {v} platoons to the border." for v in ("several", "a number of", "some")}
+    else:
+        assert got == hole
 
 
 def test_attribute_checks():

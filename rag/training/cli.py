@@ -59,6 +59,10 @@ def train_reader_command(
     tune_repeat: Annotated[
         int, typer.Option("--tune-repeat", help="Each TUNE pair this many times an epoch (with --tune)")
     ] = 1,
+    holes: Annotated[
+        bool,
+        typer.Option("--holes", help="Add hole negatives: the gold unit with its answer taken out (see data.py)"),
+    ] = False,
     init: Annotated[
         Path | None,
         typer.Option("--init", help="Start from these shipped weights (.safetensors) instead of the base model"),
@@ -83,7 +87,14 @@ def train_reader_command(
     titles = data.heldout_titles(heldout)
     extra = indomain.tune_examples() * tune_repeat if tune else None
     built = data.build(
-        squad, sample, titles, seed=seed, max_examples=max_examples, val_questions=val_questions, extra=extra
+        squad,
+        sample,
+        titles,
+        seed=seed,
+        max_examples=max_examples,
+        val_questions=val_questions,
+        extra=extra,
+        holes=holes,
     )
     console.print(f"data: {json.dumps(built.stats)}; validation articles {built.val_titles}")
     out.mkdir(parents=True, exist_ok=True)
@@ -101,7 +112,7 @@ def train_reader_command(
             max_steps=max_steps,
             log=progress.console.print,
             progress=progress,
-            command=_command(epochs, seed, max_examples, lr, batch_size, val_questions, tune, tune_repeat, init),
+            command=_command(epochs, seed, max_examples, lr, batch_size, val_questions, tune, tune_repeat, init, holes),
             init=init,
         )
     if (ship or ship_to) and (out / "reader.json").exists() and metrics.get("epoch") == epochs:
@@ -122,6 +133,7 @@ def _command(
     tune: bool,
     tune_repeat: int = 1,
     init: Path | None = None,
+    holes: bool = False,
 ) -> str:
     """The command line that reproduces this run's data and schedule (recorded in run.json and the shipped json)."""
     parts = [
@@ -136,4 +148,5 @@ def _command(
     parts += ["--tune"] if tune else []
     parts += [f"--tune-repeat {tune_repeat}"] if tune and tune_repeat != 1 else []
     parts += [f"--init {init}"] if init else []
+    parts += ["--holes"] if holes else []
     return " ".join(parts)

@@ -14,6 +14,11 @@ Per question: the gold unit (label 1) and negatives (label 0):
         paragraph does not hold, paired with the gold unit
   attr  the question asking for an attribute (when/where/who/how many)
         that the gold unit does not hold, paired with the gold unit
+  hole  (``holes=True``) the question with its gold unit, the answer taken
+        out of the unit or put in vague words ("on 3 May" dropped, "Ericsson"
+        -> "a company", "40" -> "several"): the topic and every other word of
+        the question stay, only the asked detail is missing -- the near miss
+        that a question written from a briefing's own sentence makes
 Paragraph negatives alone gave no separation of near-miss unanswerables in
 the prototype (AUC 0.43); swap/attr are the near misses it lacked.
 """
@@ -35,7 +40,7 @@ SAMPLE_V2 = ROOT.parent / "shared" / "benchmarks" / "squad-v2-sample500"
 HELDOUT_JSON = ROOT / "corpus" / "heldout" / "squad_articles.json"
 TEST_QUESTIONS = ROOT / "corpus" / "questions" / "test.jsonl"
 
-SYNTHETIC = ("swap", "attr")
+SYNTHETIC = ("swap", "attr", "hole")
 
 _STOP = set(
     "a an the of in on at to for from by with and or but is are was were be been being do does did has have had "
@@ -51,7 +56,7 @@ class Example:
     question: str
     text: str  # f"{title}. {unit}" -- the briefing side passes "title > heading. unit"
     label: int
-    kind: str  # pos | para | topic | swap | attr
+    kind: str  # pos | para | topic | swap | attr | hole
     qid: str
     title: str
 
@@ -218,6 +223,78 @@ def entity_swap(
     return None
 
 
+# -- answer holes ---------------------------------------------------------------
+# What stands in for an answer that was taken out, by what the question asks
+# (a time is dropped with its preposition instead).
+# Several words per kind, so that no one word becomes the cue for "not stated".
+_VAGUE = {
+    "person": ("someone", "an official", "a group", "others"),
+    "place": ("the area", "the region", "a site there"),
+    "number": ("several", "a number of", "some"),
+}
+_TIME_PREP = re.compile(
+    r"\b(?:in|on|at|of|by|during|since|from|until|around|about|circa|after|before)\s+(?:the\s+)?$", re.I
+)
+_ARTICLE_END = re.compile(r"\b(?:the|a|an)\s*$", re.I)
+_WHICH = re.compile(
+    r"^(?:which|what)\s+(?P<noun>[a-z]+)\b(?!\s+(?:of|did|does|do|was|were|is|are|has|have|had)\b)", re.I
+)
+_NOT_A_NOUN = {"year", "kind", "type", "name", "term", "way", "can", "could", "would", "will", "happened"}
+_HOW_MANY = re.compile(r"^how\s+(?:many|much)\b", re.I)
+_NUMERIC = re.compile(rf"^[$\u00a3\u20ac]?\d[\d,.]*\s*\w*$|^{_NUMBER_WORDS}", re.I)
+
+
+def _asked(question: str, answer: str) -> str | None:
+    """What kind of detail the answer is, judged from the question's wh-phrase:
+    person / place / number / time, or "a <noun>" for "which <noun>" asking a name."""
+    q = question.strip()
+    first = q.split()[0].lower() if q else ""
+    if _HOW_MANY.match(q):
+        return "number" if _NUMERIC.match(answer) else None
+    if first in ("who", "whom", "where") and not answer[:1].isupper():
+        return None  # a description ("the city council"), not a name: no vague word fits its place
+    if first in ("who", "whom"):
+        return "person"
+    if first == "where":
+        return "place"
+    if first == "when" or re.match(r"^(?:in\s+)?what\s+year\b", q, re.I):
+        return "time"
+    m = _WHICH.match(q)
+    if m and answer[:1].isupper() and m.group("noun").islower() and m.group("noun") not in _STOP | _NOT_A_NOUN:
+        noun = m.group("noun")
+        return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+    return None
+
+
+def answer_hole(question: str, unit: str, answer: str, rng: random.Random) -> str | None:
+    """``unit`` with ``answer`` taken out (a time with its preposition) or put
+    in vague words of the asked kind; None when the question's kind is not
+    known, the answer is long or the unit still states it elsewhere."""
+    asked = _asked(question, answer)
+    at = unit.find(answer)
+    if asked is None or at < 0 or len(answer.split()) > 5:
+        return None
+    before, after = unit[:at], unit[at + len(answer) :]
+    prep = _TIME_PREP.search(before)
+    if asked == "time":
+        if not prep:
+            return None  # "as early as 1700": no vague word reads right in its place
+        before = before[: prep.start()]
+        stand_in = ""
+    else:
+        stand_in = rng.choice(_VAGUE.get(asked, (asked,)))
+        if _ARTICLE_END.search(before):
+            first, _, rest = stand_in.partition(" ")
+            if first not in ("a", "an", "the") or not rest:
+                return None  # "a someone": no grammatical stand-in
+            stand_in = rest  # "the" + "a company" -> "the company"
+    joined = re.sub(r"\s{2,}", " ", f"{before.rstrip()} {stand_in} {after.lstrip()}")
+    hole = re.sub(r"\s+([,.;:])", r"\1", joined).strip().lstrip(",;: ")
+    if answer.lower() in hole.lower():
+        return None
+    return hole[:1].upper() + hole[1:]
+
+
 # -- overlap --------------------------------------------------------------------
 def content_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
@@ -279,6 +356,7 @@ def question_examples(
     other_units: list[str],
     pool: dict[str, list[str]],
     rng: random.Random,
+    holes: bool = False,
 ) -> tuple[list[Example], int | None]:
     """The examples of one question and the index of its gold unit."""
     gold = next((i for i, (s, e) in enumerate(offsets) if s <= answer_start < e), None)
@@ -305,6 +383,10 @@ def question_examples(
         attr, text = rng.choice(attrs)
         assert not HOLDS[attr](unit)
         out.append(Example(text, pair(unit), 0, "attr", qid, title))
+    # Its own generator, so that the other kinds' choices match a build without holes.
+    hole = holes and answer_hole(question, unit, answer, random.Random(f"hole-{qid}"))
+    if hole and not any(ans in u.lower() for i, u in enumerate(units) if i != gold):
+        out.append(Example(question, pair(hole), 0, "hole", qid, title))
     return out, gold
 
 
@@ -317,6 +399,7 @@ def build(
     max_examples: int | None = None,
     val_questions: int = 400,
     extra: list[Example] | None = None,
+    holes: bool = False,
 ) -> Built:
     """``extra``: in-domain examples (``indomain.tune_examples()``), added to training only:
     validation stays SQuAD so that epochs compare across variants."""
@@ -367,6 +450,7 @@ def build(
                 others,
                 pools[title],
                 rng,
+                holes,
             )
             if not exs:
                 continue

@@ -66,6 +66,6 @@ def validation_metrics(model, tokenizer, examples: list[Example], groups: list[G
         "p_at_1": round(hits / len(groups), 4) if groups else None,
         "near_miss_auc": auc(pos, near),
     }
-    for kind in ("para", "topic", "swap", "attr"):
+    for kind in ("para", "topic", "swap", "attr", "hole"):
         out[f"auc_{kind}"] = auc(pos, [v for v, e in zip(s, examples, strict=True) if e.kind == kind])
     return out

@@ -9,7 +9,7 @@ Calibration: Platt scaling of the reader's logit, fitted on what the answerer
 meets at inference, from the validation articles only (never trained on):
   positive  a validation question, scored against every unit of its
             paragraph; label 1 when its best unit is the gold one, else 0
-  negative  its synthetic near misses (swap / attr: the asked fact is not in
+  negative  its synthetic near misses (swap / attr / hole: the asked fact is not in
             the paragraph), max over the same units, label 0
 The threshold is the confidence that best separates the two (Youden's J) on
 the same part; the json records both, the calibration error (ECE, 10 bins)
@@ -56,15 +56,22 @@ def calibration_set(reader, built: Built) -> tuple[np.ndarray, np.ndarray]:
     """(max logit, label) per validation instance, as described above."""
     xs, ys = [], []
     group_of = {t: g for g in built.val_groups for t in g.texts}
+    asking = {g.question: g for g in built.val_groups}
     for g in built.val_groups:
         s = reader.logits(g.question, g.texts)
         xs.append(float(s.max()))
         ys.append(int(int(s.argmax()) == g.gold))
     for e in built.val:
-        g = group_of.get(e.text)
-        if e.kind in SYNTHETIC and g is not None:
-            xs.append(float(reader.logits(e.question, g.texts).max()))
-            ys.append(0)
+        if e.kind == "hole" and e.question in asking:
+            # The paragraph with the hole in place of its gold unit: no unit of it answers.
+            g = asking[e.question]
+            texts = (*g.texts[: g.gold], e.text, *g.texts[g.gold + 1 :])
+        elif e.kind in SYNTHETIC and e.text in group_of:
+            texts = group_of[e.text].texts
+        else:
+            continue
+        xs.append(float(reader.logits(e.question, texts).max()))
+        ys.append(0)
     return np.array(xs), np.array(ys)
 
 
@@ -121,7 +128,9 @@ def ship(run: Path, dest: Path = WEIGHTS, built: Built | None = None, log=print)
     meta = {"sha256": sha256(dest), "calibration": {"a": 1.0, "b": 0.0}, "threshold": 0.5}
     meta_path.write_text(json.dumps(meta), encoding="utf-8")  # uncalibrated, to score the calibration set
     reader = MiniLMReader(dest, meta_path)
-    built = built or build(seed=info["seed"], heldout=heldout_titles())
+    # A run with hole negatives has them in its validation part (and so in its calibration set).
+    holes = "hole" in info.get("stats", {}).get("val", {})
+    built = built or build(seed=info["seed"], heldout=heldout_titles(), holes=holes)
     xs, ys = calibration_set(reader, built)
     cal = fit(xs, ys)
     meta = {
