@@ -53,18 +53,10 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
     """Add or update briefings in the index (unchanged files are skipped)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rag.progress_bar import progress_bar
 
     settings = settings_for(index)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=as_json,
-    ) as bar:
+    with progress_bar(err, disable=as_json) as bar:
         task = bar.add_task("ingesting", total=None)
 
         def progress(done: int, total: int, name: str) -> None:

@@ -1,4 +1,4 @@
-"""The one progress bar the long CLI commands (eval, train-reader) draw: what, how far, time spent and left."""
+"""The one progress bar the long CLI commands (ingest, eval, train-reader) draw: what, how far, time spent and left."""
 
 from __future__ import annotations
 

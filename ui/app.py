@@ -305,14 +305,15 @@ class ChatApp:
         return render.briefing_html(doc, start, end, source=self.names().get(doc.source, "") if doc else "")
 
     def open_from_sources(self, evt: gr.EventData):
-        data = getattr(evt, "_data", None) or {}
-        doc_id = data.get("doc_id")
+        # The payload of the Sources panel's trigger('click', {...}) is read as
+        # attributes (gradio's documented way for gr.HTML events); a key it lacks is None.
+        doc_id, n, start, end = (getattr(evt, key, None) for key in ("doc_id", "n", "start", "end"))
         if not doc_id:
             return gr.update(), gr.update()
         doc = self.engine.document(doc_id)
         title = doc.title if doc else "Briefing"
-        label = f"Briefing: {title}" + (f"  (source [{data['n']}])" if data.get("n") else "")
-        return self.briefing(doc_id, data.get("start"), data.get("end")), gr.update(open=True, label=label)
+        label = f"Briefing: {title}" + (f"  (source [{n}])" if n else "")
+        return self.briefing(doc_id, start, end), gr.update(open=True, label=label)
 
     # -- library ----------------------------------------------------------------------
     def _library_outputs(self, report_rows: list[list[Any]], message: str):
