@@ -275,23 +275,3 @@ def test_withheld_and_unnamed_details_are_refused(tmp_path) -> None:
     assert withheld.refused and "120" not in withheld.text, withheld.text
     named = rag.ask("What was the name of the lead ship?", settings=settings)
     assert not named.refused and "Absalon" in named.text, named.text
-
-
-def test_a_sentence_that_points_back_is_quoted_with_the_one_before(tmp_path) -> None:
-    """ "It promised a formal protest" alone does not say who promised: the
-    sentence before it, which does, is quoted and cited with it."""
-    folder = tmp_path / "briefings"
-    folder.mkdir()
-    (folder / "border.md").write_text(
-        "# Latvia Closes Two Border Crossings\n\n"
-        "Latvia closed two crossings on its border with Belarus on 3 May 2025, citing a rise in smuggling. "
-        "The Belarusian foreign ministry called the closure unlawful. "
-        "It promised a formal protest but gave no date for it.\n"
-    )
-    settings = rag.Settings.from_env(index_dir=str(tmp_path / "index"))
-    assert rag.ingest([str(folder)], settings=settings).ok
-    answer = rag.ask("What protest was promised after the closure?", settings=settings)
-    assert not answer.refused, answer.text
-    quotes = [c.quote for c in answer.citations]
-    assert "It promised a formal protest but gave no date for it." in quotes, quotes
-    assert "The Belarusian foreign ministry called the closure unlawful." in quotes, quotes

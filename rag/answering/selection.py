@@ -5,7 +5,6 @@ and keep the smallest set of units that answers every part of the question.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -34,9 +33,6 @@ from .question import (
 from .readers import Reader
 
 _NOT_STATED = "The closest passages do not state it."
-# A sentence that opens by pointing back ("It promised mirror measures") does
-# not say, quoted alone, who or what it is about.
-_POINTS_BACK = re.compile(r"(?:It|Its|They|Their|He|His|She|Her|These|Those)\b")
 
 
 @dataclass
@@ -102,9 +98,8 @@ def select(
 ) -> Selection:
     """The smallest set of units that answers: the best one, plus any that add
     question terms, cues or (for who / where, from a section already quoted)
-    names the chosen ones lack and score nearly as well, and the sentence
-    before any chosen one that opens by pointing back ("It", "They"). Units
-    from other briefings join only when the question spans briefings.
+    names the chosen ones lack and score nearly as well. Units from other
+    briefings join only when the question spans briefings.
 
     A refusal when the question names something no retrieved briefing
     mentions, when the best evidence score is below ``refuse_below`` or the
@@ -207,7 +202,6 @@ def select(
         if extra is None:
             return Selection([], confidence, reason, closest)
         chosen.append(extra)
-    chosen += _antecedents(chosen, ranked)
     return Selection(chosen, confidence, "", closest)
 
 
@@ -256,22 +250,4 @@ def _corrections(chosen: list[Evidence], ranked: list[Evidence]) -> list[Evidenc
             ):
                 extra.append(cand)
                 break
-    return extra
-
-
-def _antecedents(chosen: list[Evidence], ranked: list[Evidence]) -> list[Evidence]:
-    """For a chosen sentence that opens by pointing back, the sentence before it
-    in the same passage (what "It" or "They" is), unless it is chosen already."""
-    extra: list[Evidence] = []
-    for ev in chosen:
-        if ev.unit.kind != "sentence" or not _POINTS_BACK.match(ev.unit.readable()):
-            continue
-        before = [
-            c
-            for c in ranked
-            if c.passage.chunk_id == ev.passage.chunk_id and c.unit.kind == "sentence" and c.unit.end <= ev.unit.start
-        ]
-        prev = max(before, key=lambda c: c.unit.end, default=None)
-        if prev is not None and all(prev.unit.start != e.unit.start for e in chosen + extra):
-            extra.append(prev)
     return extra
