@@ -138,8 +138,12 @@ def _read(path: Path, index: Index, max_bytes: float, seen_docs: dict[str, str])
         return FileResult(
             doc.source, "failed", f"{path.name}: same text as {Path(twin).name}, already indexed; skipped"
         )
+    chunks = chunk_document(doc, index.settings)
+    if not chunks:
+        # Headings and nothing under them: no passage to cite (and no vector to store).
+        return FileResult(str(path), "failed", f"{path.name}: the file holds headings but no text under them")
     seen_docs[doc.doc_id] = doc.source
-    return _Pending(path, doc, chunk_document(doc, index.settings), "updated" if previous else "added")
+    return _Pending(path, doc, chunks, "updated" if previous else "added")
 
 
 def _pipeline(
