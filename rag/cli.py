@@ -307,8 +307,10 @@ from rag.bench import bench_command  # noqa: E402
 app.command("bench")(bench_command)
 
 from rag.training.cli import train_reader_command  # noqa: E402
+from rag.training.confidence import train_confidence_command  # noqa: E402
 
 app.command("train-reader")(train_reader_command)
+app.command("train-confidence")(train_confidence_command)
 
 from rag.feedback import feedback_app  # noqa: E402
 

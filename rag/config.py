@@ -69,11 +69,15 @@ class Settings:
     # question, so by default it reads the top unit only: the answer's confidence.
     read_units: int = 1
     reader_weight: float = 0.0
-    # Refuse when the reader's calibrated confidence is below this; < 0 means
-    # the reader's own threshold, chosen on its validation part (0.60). Off (0)
-    # by default: on the sample test split that threshold refused 0.55 of the
-    # answerable questions for 0.44 of the near misses (docs/answerability.md).
+    # Refuse when the answer's confidence is below this; < 0 means the
+    # threshold stored with the confidence model (or the reader's own, 0.60,
+    # without one), chosen on their fitting data. Off (0) by default: on the
+    # sample test split no threshold refuses most near misses without refusing
+    # many answerable questions (docs/answerability.md).
     min_confidence: float = 0.0
+    # The answer's confidence (rag/answering/confidence.py): a .json from `rag
+    # train-confidence`; empty: the shipped one; "none": the reader's probability.
+    confidence_model: str = ""
     max_sentences: int = 4
     keep_ratio: float = 0.8  # a further sentence must score this share of the best
     embed_units: int = 20  # sentences embedded per question, the best by lexical and cue scores

@@ -171,6 +171,10 @@ class Engine:
     def reader(self) -> answering.Reader | None:
         return answering.get_reader(self.settings)
 
+    @cached_property
+    def confidence_model(self) -> answering.ConfidenceModel | None:
+        return answering.get_confidence_model(self.settings, self.reader)
+
     # -- the chain's steps ----------------------------------------------------
     def _condense(self, turn: Turn) -> Condensed:
         rewrite = conversation.rewrite(turn.question, list(turn.history))
@@ -219,7 +223,14 @@ class Engine:
         ranked = answering.score_evidence(
             r.focus, r.candidates, self.index.embedder, doc_texts=doc_texts, embed_units=self.settings.embed_units
         )
-        selection = answering.select(r.focus, ranked, self.settings, reader=self.reader, doc_texts=doc_texts)
+        selection = answering.select(
+            r.focus,
+            ranked,
+            self.settings,
+            reader=self.reader,
+            confidence_model=self.confidence_model,
+            doc_texts=doc_texts,
+        )
         return r.then(Selected, selection=selection)
 
     @cached_property
@@ -325,6 +336,19 @@ class Engine:
             "total": round((t3 - t0) * 1000, 2),
         }
         yield ("answer", answer)
+
+    def evidence(self, question: str, **request: Any) -> Selected:
+        """What an answer would be made from (the retrieved passages and the
+        selection, its confidence and the confidence model's inputs), without
+        composing it: what ``rag train-confidence`` fits on. ``request``:
+        ``history``, ``filters``, ``k``, ``method``, as for ``ask``."""
+        unknown = set(request) - {"history", "filters", "k", "method"}
+        if unknown:
+            raise TypeError(f"evidence() got unexpected keyword(s) {', '.join(sorted(unknown))}")
+        turn = self._turn(
+            question, request.get("history"), request.get("filters"), request.get("k"), request.get("method", "hybrid")
+        )
+        return self.prepare.invoke(turn)
 
     def ask(
         self,

@@ -338,3 +338,42 @@ def test_tune_pairs(tmp_path):
     assert any(e.kind == "tune-para" and e.qid == "q1" for e in ex)
     with pytest.raises(AssertionError):
         indomain.tune_examples(data.TEST_QUESTIONS, folder)
+
+
+def test_confidence_fit_questions(tmp_path):
+    from rag.training.confidence import questions
+
+    squad, sample, heldout = _squad(tmp_path)
+    held = data.heldout_titles(heldout)
+    docs, items = questions(["Harbor_Town", "Mount_Kera"], squad, sample, held, seed=1, withhold=0.5, swap_rate=1.0)
+    text = "\n".join(docs.values())
+    assert ARTICLES["Harbor_Town"][2] not in text  # a SQuAD 2.0 sample paragraph is never indexed
+    for item in items:
+        (paragraph,) = [p for paras in ARTICLES.values() for p in paras if any(a in p for a in item.answers)][:1]
+        assert (item.kind == "withheld") == (paragraph not in text), item
+    swaps = [i for i in items if i.kind == "swap"]
+    originals = {i.id: i.question for i in items if i.kind == "pos"}
+    assert swaps and all(s.question != originals[s.id.removesuffix("-swap")] for s in swaps)
+    with pytest.raises(ValueError, match="Secret_Valley"):
+        questions(["Secret_Valley"], squad, sample, held)
+
+
+def test_train_confidence_writes_a_model_the_engine_loads(tmp_path):
+    """The code path on a tiny slice: real index, real engine and reader, real fit."""
+    from typer.testing import CliRunner
+
+    from rag.answering.confidence import load
+    from rag.answering.readers.minilm import read_meta
+    from rag.cli import app
+
+    squad, sample, heldout = _squad(tmp_path)
+    out = tmp_path / "confidence.json"
+    args = ["train-confidence", "--out", str(out), "--squad", str(squad), "--sample", str(sample)]
+    args += ["--heldout", str(heldout), "--cache", str(tmp_path / "cache"), "--withhold", "0.3", "--seed", "2"]
+    result = CliRunner().invoke(app, [*args, "--title", "Harbor_Town", "--title", "Mount_Kera"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(out.read_text())
+    model = load(out)
+    assert model.reader_sha256 == read_meta()["sha256"]
+    assert info["metrics"]["questions"] > 0 and 0 <= info["metrics"]["cv_ece"] <= 1
+    assert "--title Harbor_Town" in info["fitted_on"]["command"]

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..config import Settings
+from .confidence import ConfidenceModel, features
 from .evidence import Evidence, briefing_texts, section
 from .question import (
     CORRECTION,
@@ -45,6 +46,7 @@ class Selection:
     confidence: float
     reason: str = ""
     closest: list[Evidence] = field(default_factory=list)
+    features: dict[str, float] = field(default_factory=dict)  # the confidence model's inputs
 
     @property
     def refused(self) -> bool:
@@ -68,12 +70,19 @@ def read(question: str, ranked: list[Evidence], reader: Reader | None, settings:
     return head + tail
 
 
-def confidence_of(ranked: list[Evidence]) -> float:
-    """The reader's calibrated probability that the best unit answers (the
-    first unit chosen, when any is); without a reader, the evidence score
-    clipped to [0, 1] (not calibrated)."""
+def confidence_of(
+    question: str, ranked: list[Evidence], doc_texts: dict[str, str], model: ConfidenceModel | None
+) -> tuple[float, dict[str, float]]:
+    """(confidence, the model's inputs) for the best unit (the first chosen,
+    when any is): the confidence model's probability that the answer is right;
+    without one, the reader's calibrated probability; without a reader, the
+    evidence score clipped to [0, 1] (not calibrated)."""
     top = ranked[0]
-    return round(top.parts.get("reader", min(1.0, max(0.0, top.score))), 4)
+    if "reader" not in top.parts:
+        return round(min(1.0, max(0.0, top.score)), 4), {}
+    feats = features(question, ranked, doc_texts.get(top.passage.doc_id, ""))
+    p = model.probability(feats) if model is not None else top.parts["reader"]
+    return round(p, 4), feats
 
 
 def _overlaps(a: Evidence, b: Evidence) -> bool:
@@ -94,6 +103,7 @@ def select(
     settings: Settings,
     *,
     reader: Reader | None = None,
+    confidence_model: ConfidenceModel | None = None,
     doc_texts: dict[str, str] | None = None,
 ) -> Selection:
     """The smallest set of units that answers: the best one, plus any that add
@@ -103,7 +113,7 @@ def select(
 
     A refusal when the question names something no retrieved briefing
     mentions, when the best evidence score is below ``refuse_below`` or the
-    reader's confidence below ``min_confidence``, or when neither the chosen
+    answer's confidence below ``min_confidence``, or when neither the chosen
     units nor one further unit of their briefings holds the fact asked for
     (``_asked_facts``: a figure that counts, an amount, a date, a time, the
     asked name), or the chosen units say it was withheld.
@@ -113,13 +123,13 @@ def select(
     if not ranked:
         return Selection([], 0.0, "Nothing in them matches the question.")
     doc_texts = doc_texts or briefing_texts([e.passage for e in ranked])
-    confidence = confidence_of(ranked)
+    confidence, feats = confidence_of(question, ranked, doc_texts, confidence_model)
     names = question_names(question)
     coverage = name_coverage(question, doc_texts)
     found = frozenset().union(*coverage.values())
     missing = [n for n in names if n not in found]
     if missing:
-        return Selection([], confidence, f"None of them mentions {' or '.join(missing)}.", closest)
+        return Selection([], confidence, f"None of them mentions {' or '.join(missing)}.", closest, feats)
     multi_doc = is_multi_doc(question, coverage)
     if not multi_doc:
         # A question about one event names what its briefing mentions: names
@@ -128,17 +138,19 @@ def select(
         whole = {d for d, got in coverage.items() if got == found}
         if not whole:
             *rest, last = names
-            return Selection([], confidence, f"None of them mentions {', '.join(rest)} and {last} together.", closest)
+            return Selection(
+                [], confidence, f"None of them mentions {', '.join(rest)} and {last} together.", closest, feats
+            )
         ranked = [e for e in ranked if e.passage.doc_id in whole]
-        confidence = confidence_of(ranked)
+        confidence, feats = confidence_of(question, ranked, doc_texts, confidence_model)
     floor = settings.refuse_below * (0.85 if multi_doc else 1.0)
     top = ranked[0]
     if top.score < floor:
-        return Selection([], confidence, _NOT_STATED, closest)
-    if reader is not None and confidence < (
-        settings.min_confidence if settings.min_confidence >= 0 else reader.threshold
-    ):
-        return Selection([], confidence, _NOT_STATED, closest)
+        return Selection([], confidence, _NOT_STATED, closest, feats)
+    if reader is not None:
+        bar = settings.min_confidence if settings.min_confidence >= 0 else (confidence_model or reader).threshold
+        if confidence < bar:
+            return Selection([], confidence, _NOT_STATED, closest, feats)
     q_terms = terms(question)
     cues = question_cues(question)
     multi = multi_doc or is_multi_part(question)
@@ -200,9 +212,9 @@ def select(
             None,
         )
         if extra is None:
-            return Selection([], confidence, reason, closest)
+            return Selection([], confidence, reason, closest, feats)
         chosen.append(extra)
-    return Selection(chosen, confidence, "", closest)
+    return Selection(chosen, confidence, "", closest, feats)
 
 
 def _asked_facts(question: str, cues: set[str]) -> list[tuple[Callable[[list[str]], bool], Callable[[str], bool], str]]:

@@ -17,6 +17,12 @@ from ..progress_bar import progress_bar
 from . import data, indomain
 
 RUNS = Path("~/.cache/briefing-rag/reader-runs")
+# The public data both training commands read (and what they must leave out).
+SquadOption = Annotated[Path, typer.Option("--squad", help="SQuAD v1.1 dev JSON")]
+SampleOption = Annotated[Path, typer.Option("--sample", help="SQuAD 2.0 sample folder: its contexts are left out")]
+HeldoutOption = Annotated[
+    Path | None, typer.Option("--heldout", help="Held-out titles JSON (default: corpus/heldout/squad_articles.json)")
+]
 
 
 def train_reader_command(
@@ -41,14 +47,9 @@ def train_reader_command(
     ] = None,
     lr: Annotated[float, typer.Option("--lr")] = 4e-5,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Pairs per step (length-bucketed)")] = 32,
-    squad: Annotated[Path, typer.Option("--squad", help="SQuAD v1.1 dev JSON")] = data.SQUAD_V11,
-    sample: Annotated[
-        Path, typer.Option("--sample", help="SQuAD 2.0 sample folder: its contexts are left out")
-    ] = data.SAMPLE_V2,
-    heldout: Annotated[
-        Path | None,
-        typer.Option("--heldout", help="Held-out titles JSON (default: corpus/heldout/squad_articles.json)"),
-    ] = None,
+    squad: SquadOption = data.SQUAD_V11,
+    sample: SampleOption = data.SAMPLE_V2,
+    heldout: HeldoutOption = None,
     val_questions: Annotated[int, typer.Option("--val-questions", help="Validation questions scored each epoch")] = 400,
     tune: Annotated[
         bool,

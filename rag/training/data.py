@@ -336,7 +336,7 @@ def split_titles(titles: list[str], seed: int, val_fraction: float) -> tuple[lis
     return sorted(order[n_val:]), sorted(order[:n_val])
 
 
-def _article_pool(paragraphs: list[str]) -> dict[str, list[str]]:
+def article_pool(paragraphs: list[str]) -> dict[str, list[str]]:
     pool: dict[str, set[str]] = {}
     for text in paragraphs:
         for s in spans(text, skip_first=False):
@@ -427,7 +427,7 @@ def build(
                 units_by[(title, i)] = ([u.readable() for u in us], [(u.start, u.end) for u in us])
                 questions += [(title, i, qa) for qa in p["qas"]]
         rng.shuffle(questions)  # so --max-examples keeps the mix of articles
-        pools = {t: _article_pool([p["context"] for p in articles[t]]) for t in titles}
+        pools = {t: article_pool([p["context"] for p in articles[t]]) for t in titles}
         examples: list[Example] = []
         n_q = 0
         for title, i, qa in questions:

@@ -25,6 +25,8 @@ class Reader(ABC):
     name: str
     #: the confidence below which an answer is refused, chosen on the reader's validation part
     threshold: float
+    #: what identifies the weights (a confidence model fitted on them names it)
+    sha256: str = ""
 
     @classmethod
     @abstractmethod

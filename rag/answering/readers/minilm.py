@@ -79,6 +79,7 @@ class MiniLMReader(Reader):
         cal = info["calibration"]
         self.a, self.b = float(cal["a"]), float(cal["b"])
         self.threshold = float(info["threshold"])
+        self.sha256 = digest
 
     @classmethod
     def from_settings(cls, settings) -> MiniLMReader:
