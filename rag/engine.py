@@ -337,18 +337,19 @@ class Engine:
         }
         yield ("answer", answer)
 
-    def evidence(self, question: str, **request: Any) -> Selected:
+    def evidence(
+        self,
+        question: str,
+        *,
+        history: list[dict] | None = None,
+        filters: Filters | dict | None = None,
+        k: int | None = None,
+        method: str = "hybrid",
+    ) -> Selected:
         """What an answer would be made from (the retrieved passages and the
         selection, its confidence and the confidence model's inputs), without
-        composing it: what ``rag train-confidence`` fits on. ``request``:
-        ``history``, ``filters``, ``k``, ``method``, as for ``ask``."""
-        unknown = set(request) - {"history", "filters", "k", "method"}
-        if unknown:
-            raise TypeError(f"evidence() got unexpected keyword(s) {', '.join(sorted(unknown))}")
-        turn = self._turn(
-            question, request.get("history"), request.get("filters"), request.get("k"), request.get("method", "hybrid")
-        )
-        return self.prepare.invoke(turn)
+        composing it: what ``rag train-confidence`` fits on."""
+        return self.prepare.invoke(self._turn(question, history, filters, k, method))
 
     def ask(
         self,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 
 import rag
 from rag.answering.confidence import FEATURES, SHIPPED, ConfidenceModel, get_confidence_model, load
-from rag.training.confidence import calibration_error
+from rag.training.ship import ece
 
 
 def _model(**changes) -> ConfidenceModel:
@@ -48,8 +49,8 @@ def test_model_file_round_trip_and_bad_file(tmp_path) -> None:
 
 
 def test_calibration_error() -> None:
-    assert calibration_error([0.9, 0.9, 0.1, 0.1], [True, True, False, False]) == pytest.approx(0.1)
-    assert calibration_error([0.9, 0.9], [False, False]) == pytest.approx(0.9)
+    assert ece(np.array([0.9, 0.9, 0.1, 0.1]), np.array([1, 1, 0, 0])) == pytest.approx(0.1)
+    assert ece(np.array([0.9, 0.9]), np.array([0, 0])) == pytest.approx(0.9)
 
 
 def test_shipped_model_fits_the_shipped_reader_only(corpus_settings: rag.Settings) -> None:

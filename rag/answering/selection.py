@@ -123,12 +123,12 @@ def select(
     if not ranked:
         return Selection([], 0.0, "Nothing in them matches the question.")
     doc_texts = doc_texts or briefing_texts([e.passage for e in ranked])
-    confidence, feats = confidence_of(question, ranked, doc_texts, confidence_model)
     names = question_names(question)
     coverage = name_coverage(question, doc_texts)
     found = frozenset().union(*coverage.values())
     missing = [n for n in names if n not in found]
     if missing:
+        confidence, feats = confidence_of(question, ranked, doc_texts, confidence_model)
         return Selection([], confidence, f"None of them mentions {' or '.join(missing)}.", closest, feats)
     multi_doc = is_multi_doc(question, coverage)
     if not multi_doc:
@@ -138,11 +138,13 @@ def select(
         whole = {d for d, got in coverage.items() if got == found}
         if not whole:
             *rest, last = names
+            confidence, feats = confidence_of(question, ranked, doc_texts, confidence_model)
             return Selection(
                 [], confidence, f"None of them mentions {', '.join(rest)} and {last} together.", closest, feats
             )
         ranked = [e for e in ranked if e.passage.doc_id in whole]
-        confidence, feats = confidence_of(question, ranked, doc_texts, confidence_model)
+    # Of the best unit that can be chosen (computed once: its inputs tokenise the briefing).
+    confidence, feats = confidence_of(question, ranked, doc_texts, confidence_model)
     floor = settings.refuse_below * (0.85 if multi_doc else 1.0)
     top = ranked[0]
     if top.score < floor:

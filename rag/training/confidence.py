@@ -34,12 +34,13 @@ from typing import Annotated
 import typer
 
 from rag.answering.confidence import FEATURES, SHIPPED, ConfidenceModel
-from rag.evaluation.metrics import auc, contains_answer
+from rag.evaluation.metrics import contains_answer, selective
 from rag.evaluation.squad import article_markdown, context_file
 
 from ..progress_bar import progress_bar
 from . import data
 from .cli import HeldoutOption, SampleOption, SquadOption
+from .ship import ece
 
 
 @dataclass(frozen=True)
@@ -121,24 +122,8 @@ def collect(engine, items: list[FitQuestion], progress=None) -> list[dict]:
     return rows
 
 
-def calibration_error(probs: list[float], labels: list[bool], bins: int = 10) -> float:
-    """Expected calibration error: the mean |confidence - accuracy| over equal-width bins, weighted by size."""
-    total, err = len(probs), 0.0
-    for b in range(bins):
-        lo, hi = b / bins, (b + 1) / bins
-        inside = [(p, y) for p, y in zip(probs, labels, strict=True) if lo <= p < hi or (b == bins - 1 and p == 1.0)]
-        if inside:
-            err += (
-                len(inside)
-                / total
-                * abs(sum(p for p, _ in inside) / len(inside) - sum(y for _, y in inside) / len(inside))
-            )
-    return err
-
-
 def _answered_auc(rows: list[dict], conf: list[float]) -> float | None:
-    given = [(c, r["right"]) for r, c in zip(rows, conf, strict=True) if not r["refused"]]
-    return auc([c for c, ok in given if ok], [c for c, ok in given if not ok])
+    return selective((not r["refused"], r["right"], c) for r, c in zip(rows, conf, strict=True))["confidence_auc"]
 
 
 def _threshold(rows: list[dict], conf: list[float]) -> tuple[float, float]:
@@ -186,7 +171,7 @@ def fit(rows: list[dict], reader_sha256: str, seed: int = 0) -> tuple[Confidence
         "kinds": {k: sum(r["kind"] == k for r in rows) for k in ("pos", "withheld", "swap")},
         "cv_auc_answered": _round(_answered_auc(rows, cv)),
         "reader_auc_answered": _round(_answered_auc(rows, reader_p)),
-        "cv_ece": round(calibration_error(cv, [bool(v) for v in y]), 4),
+        "cv_ece": round(ece(np.array(cv), y), 4),
         "threshold_right_decisions": round(decisions, 4),
     }
     return model, metrics
