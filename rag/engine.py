@@ -230,6 +230,7 @@ class Engine:
             reader=self.reader,
             confidence_model=self.confidence_model,
             doc_texts=doc_texts,
+            known=f"{r.rewrite.previous} {r.rewrite.previous_answer}".strip(),
         )
         return r.then(Selected, selection=selection)
 

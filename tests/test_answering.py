@@ -208,6 +208,12 @@ def test_a_further_figure_must_stand_by_a_word_of_the_question() -> None:
         ("In which month are the helicopters due?", ["Two more are due in May."], True),
         ("What year did the base open?", ["The base opened on 16 March."], False),
         ("What year did the base open?", ["The base opened in March 2016."], True),
+        # A ransom, a fee, a fine is an amount of money.
+        ("What ransom did the Houthis demand for the crew?", ["The crew of 25 was held ashore."], False),
+        ("What ransom did the Houthis demand for the crew?", ["They asked for $5 million."], True),
+        # A question about a figure ("that number") asks for one.
+        ("Is that still the accepted number?", ["The ministry stood by its report."], False),
+        ("Was the first figure accurate?", ["The ministry later corrected it to 1,079 people."], True),
     ],
 )
 def test_answers_kind(question: str, units: list[str], holds: bool) -> None:
@@ -252,6 +258,47 @@ def test_names_role(text: str, named: bool) -> None:
     from rag.answering.question import names_role
 
     assert names_role("What was the name of the corvette?", "corvette", text) is named
+
+
+@pytest.mark.parametrize(
+    ("text", "new"),
+    [
+        ("Houthi fighters seized the car carrier Galaxy Leader on 19 November 2023.", False),  # all known
+        ("The crew was held by Colonel Ahmed Saleh.", True),
+        ("Officials said nothing more.", False),  # a capital opening a sentence is not a name
+        ("A Steregushchiy-class corvette shadowed the group.", False),
+        ("The frigate Sovershenny shadowed the group.", True),  # a paraphrase of the asked noun, named
+    ],
+)
+def test_gives_new_name(text: str, new: bool) -> None:
+    from rag.answering.question import gives_new_name
+
+    known = "What was the name of their commander? Who seized the Galaxy Leader? Houthi fighters."
+    assert gives_new_name(known, text) is new
+
+
+def test_a_further_unit_must_be_about_the_question(tmp_path) -> None:
+    """A unit brought in for the asked kind of fact must share a word with the
+    question or follow a chosen sentence: a date elsewhere in the briefing does
+    not say when something else happens, but "That deal, worth ..." goes on
+    about the sale."""
+    folder = tmp_path / "briefings"
+    folder.mkdir()
+    (folder / "air-force.md").write_text(
+        "# Air Force Takes Delivery of Attack Helicopters\n\n"
+        "The air force held a ceremony at its main base on 4 March 2024. "
+        "Two further attack helicopters are due later in the year.\n\n"
+        "Separately, the United States approved the sale of 12 transport helicopters to the country in 2022. "
+        "That deal, worth about 997 million dollars, has not yet produced deliveries.\n"
+    )
+    settings = rag.Settings.from_env(index_dir=str(tmp_path / "index"))
+    assert rag.ingest([str(folder)], settings=settings).ok
+    month = rag.ask("In which month are the two further attack helicopters supposed to arrive?", settings=settings)
+    assert month.refused and "March" not in month.text, month.text
+    value = rag.ask(
+        "What is the value of the transport helicopter sale that the United States approved?", settings=settings
+    )
+    assert not value.refused and "997 million dollars" in value.text, value.text
 
 
 def test_withheld_and_unnamed_details_are_refused(tmp_path) -> None:

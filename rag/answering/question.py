@@ -39,7 +39,8 @@ _MONEY_QUESTION = re.compile(
     r"|fund|funding)\b"
     r"|\b(?:cost|price|value|ransom|compensation|fine|budget)\b.*\bhow much\b"
     r"|\bwhat did\b.*\b(?:pay|spend|charge)\b"
-    r"|\bwhat (?:was|is) the (?:value|cost|price)\b",
+    r"|\bwhat (?:was|is) the (?:value|cost|price)\b"
+    r"|\bwhat (?:\w+ )?(?:ransom|price|fee|fine|compensation|sum)\b",
     re.I,
 )
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
@@ -134,7 +135,10 @@ def question_cues(question: str) -> set[str]:
     if _TIME_QUESTION.search(q):
         cues.add("time")
     if re.search(
-        r"\bhow (?:many|much|long|far|large|big)\b|\bwhat (?:number|percentage|share|figure|amount|size)\b", q
+        r"\bhow (?:many|much|long|far|large|big)\b|\bwhat (?:number|percentage|share|figure|amount|size)\b"
+        # "Is that still the accepted number?", "Was the first figure accurate?": about a figure.
+        r"|\b(?:the|that|this) (?:\w+ )?(?:number|figure|count|total|tally)\b",
+        q,
     ):
         cues.add("number")
     return cues
@@ -359,6 +363,28 @@ def names_role(question: str, role: str, text: str) -> bool:
     # Or, in a unit about it, names something outright: "launched its service under
     # the name Sky Digital", 'the islands, "Werder" in the dialect'.
     return mentioned and any(is_name(n.group(1)) for n in _NAMING.finditer(text))
+
+
+def gives_new_name(question: str, text: str) -> bool:
+    """Whether ``text`` holds a name the question does not hold: the least an
+    answer to "What was the name of their commander?" must give when it does
+    not mention the commander at all (a paraphrase, "the ship" for "the
+    corvette", may still name it). A capitalised word opening a sentence is
+    not a name by itself, nor a month or a modifier such as "Steregushchiy-class"."""
+    q_terms = terms(question)
+    for m in NAME.finditer(text):
+        words = [
+            w
+            for w in m.group(0).split()
+            if w.lower() not in _QUESTION_WORDS
+            and not _NOT_A_NAME.search(w)
+            and not DATE.fullmatch(w)
+            and not terms(w) <= q_terms
+        ]
+        opens = not text[: m.start()].strip() or text[: m.start()].rstrip()[-1:] in '.!?:;"\u201c('
+        if words and not (opens and len(m.group(0).split()) == 1 and not any(c.isdigit() for c in m.group(0))):
+            return True
+    return False
 
 
 _NAMING = re.compile(

@@ -19,6 +19,7 @@ from .question import (
     asked_role,
     cue_score,
     figure_of,
+    gives_new_name,
     is_multi_doc,
     is_multi_part,
     kind_asked,
@@ -105,6 +106,7 @@ def select(
     reader: Reader | None = None,
     confidence_model: ConfidenceModel | None = None,
     doc_texts: dict[str, str] | None = None,
+    known: str = "",
 ) -> Selection:
     """The smallest set of units that answers: the best one, plus any that add
     question terms, cues or (for who / where, from a section already quoted)
@@ -116,7 +118,9 @@ def select(
     answer's confidence below ``min_confidence``, or when neither the chosen
     units nor one further unit of their briefings holds the fact asked for
     (``_asked_facts``: a figure that counts, an amount, a date, a time, the
-    asked name), or the chosen units say it was withheld.
+    asked name), or the chosen units say it was withheld. ``known`` is what
+    the conversation already said (a follow-up's earlier question and answer):
+    a name from it does not answer "What was the name of their commander?".
     """
     ranked = read(question, ranked, reader, settings)
     closest = ranked[: settings.max_sentences]
@@ -195,7 +199,7 @@ def select(
             got |= new_cues
     if "number" in cues:
         chosen += _corrections(chosen, ranked)
-    for missing_in, found_in, reason in _asked_facts(question, cues):
+    for missing_in, found_in, reason in _asked_facts(question, cues, known):
         if not missing_in([e.unit.readable() for e in chosen]):
             continue
         # The asked fact may sit in a nearby unit of the same briefings, unless
@@ -209,7 +213,7 @@ def select(
                 and e.score >= floor * 0.8
                 and e.passage.doc_id in docs
                 and e not in chosen
-                and found_in(e.unit.readable())
+                and found_in(e.unit.readable(), _follows(e, chosen, doc_texts))
             ),
             None,
         )
@@ -219,31 +223,56 @@ def select(
     return Selection(chosen, confidence, "", closest, feats)
 
 
-def _asked_facts(question: str, cues: set[str]) -> list[tuple[Callable[[list[str]], bool], Callable[[str], bool], str]]:
+def _follows(e: Evidence, chosen: list[Evidence], doc_texts: dict[str, str]) -> bool:
+    """Whether ``e`` is the sentence right after a chosen one: it goes on about
+    the same thing ("That deal, worth about 997 million dollars, ...")."""
+    text = doc_texts.get(e.passage.doc_id, "")
+    return any(
+        c.passage.doc_id == e.passage.doc_id
+        and c.unit.end <= e.unit.start
+        and not text[c.unit.end : e.unit.start].strip()
+        for c in chosen
+    )
+
+
+def _asked_facts(
+    question: str, cues: set[str], known: str = ""
+) -> list[tuple[Callable[[list[str]], bool], Callable[[str, bool], bool], str]]:
     """What the chosen units must hold: for each asked fact, whether the chosen
-    texts lack it, whether one further unit supplies it, and the refusal's reason.
+    texts lack it, whether one further unit supplies it (its text, and whether
+    it is the sentence right after a chosen one), and the refusal's reason.
 
     - The kind of fact (a figure, an amount, a date, a time of day); a further
-      unit's figure must stand by a word of the question.
-    - The name asked for ("the name of the corvette"), lacking only when the
-      chosen units mention the corvette and name none: a paraphrase ("the
-      ship") is left to the other signals.
+      unit's figure must stand by a word of the question, its other facts
+      share a term with it.
+    - The name asked for ("the name of the corvette"): lacking when the chosen
+      units mention the corvette and name none, or do not mention it and hold
+      no name that neither the question nor the conversation already gives (a
+      paraphrase, "the frigate Sovershenny", still names it).
     """
 
     def kind_missing(texts: list[str]) -> bool:
         return not answers_kind(question, texts)
 
-    def kind_found(text: str) -> bool:
-        return answers_kind(question, [text]) and ("number" not in cues or figure_of(question, text))
+    q_terms = terms(question)
+
+    def kind_found(text: str, follows: bool) -> bool:
+        # A further unit must be about the question too: a date elsewhere in the
+        # briefing ("inducted ... on 4 March") does not say when something else happens.
+        if not answers_kind(question, [text]):
+            return False
+        return figure_of(question, text) if "number" in cues else follows or bool(terms(text) & q_terms)
 
     facts = [(kind_missing, kind_found, f"The closest passages give no {kind_asked(question)}.")]
     role = asked_role(question)
     if role:
 
         def role_missing(texts: list[str]) -> bool:
-            return any(mentions_role(role, t) for t in texts) and not any(names_role(question, role, t) for t in texts)
+            if any(mentions_role(role, t) for t in texts):
+                return not any(names_role(question, role, t) for t in texts)
+            return not any(gives_new_name(f"{question} {known}", t) for t in texts)
 
-        def role_found(text: str) -> bool:
+        def role_found(text: str, follows: bool) -> bool:
             return names_role(question, role, text)
 
         facts.append((role_missing, role_found, f"The closest passages do not name the {role}."))
