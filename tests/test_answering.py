@@ -41,10 +41,30 @@ from rag.answering.question import absent_names, name_found
         ("Dominican", "Dominica declared an emergency.", True),  # the rule's adjective form, as before
         ("Dominican", "Roseau declared an emergency.", False),  # Dominica's capital: another country
         ("Finnish", "Sweden's navy watched.", False),
+        # A country inside another country's name is not mentioned.
+        ("Guinea", "Guinea-Bissau has a long record of coups.", False),
+        ("Guinea", "Equatorial Guinea detained the tanker.", False),
+        ("Guinea", "Guinean troops crossed at Yenga.", True),
+        ("Guinea", "Guinea-Bissau and Guinea signed it.", True),
+        ("Sudan", "South Sudan closed the border.", False),
+        ("China", "the People's Republic of China said", True),  # its own long name
+        ("China", "the China-Russia patrol", True),  # a pair of parties, not a country's name
+        ("Guinea-Bissau", "Guinea-Bissau asked for the force.", True),
     ],
 )
 def test_name_found(name: str, text: str, found: bool) -> None:
     assert name_found(name, text) is found
+
+
+def test_a_hyphenated_country_is_one_name() -> None:
+    from rag.answering.question import question_names
+
+    assert question_names("Why did ECOWAS send a force to Guinea-Bissau in 2022?") == [
+        "ECOWAS",
+        "Guinea-Bissau",
+        "2022",
+    ]
+    assert question_names("Who flew the China-Russia patrol?") == ["China", "Russia"]
 
 
 def test_absent_names_keep_each_name() -> None:
@@ -299,6 +319,31 @@ def test_a_further_unit_must_be_about_the_question(tmp_path) -> None:
         "What is the value of the transport helicopter sale that the United States approved?", settings=settings
     )
     assert not value.refused and "997 million dollars" in value.text, value.text
+
+
+def test_a_question_across_briefings_quotes_each_without_naming_them(tmp_path) -> None:
+    """ "Two briefings describe cyber intrusions": nothing in the question tells the
+    briefings apart by name, yet the answer quotes both, not the best one alone."""
+    folder = tmp_path / "briefings"
+    folder.mkdir()
+    (folder / "shipyard.md").write_text(
+        "# Shipyard Network Breached by Hackers\n\n"
+        "Hackers broke into the network of Harbour Yards, a naval shipbuilder, in a cyber intrusion in March 2024. "
+        "The intrusion was found when staff noticed large transfers at night.\n"
+    )
+    (folder / "telecom.md").write_text(
+        "# Mobile Operator Knocked Offline\n\n"
+        "A cyber intrusion knocked the mobile operator Fastlink offline for two days in May 2024. "
+        "Millions of subscribers lost service during the intrusion.\n"
+    )
+    (folder / "drill.md").write_text(
+        "# Navies Hold a Joint Drill\n\nThree navies held a joint drill in the gulf in June 2024.\n"
+    )
+    settings = rag.Settings.from_env(index_dir=str(tmp_path / "index"))
+    assert rag.ingest([str(folder)], settings=settings).ok
+    answer = rag.ask("Two briefings describe cyber intrusions. Which targets were hit?", settings=settings)
+    cited = {c.source.rsplit("/", 1)[-1] for c in answer.citations}
+    assert cited == {"shipyard.md", "telecom.md"}, answer.text
 
 
 def test_withheld_and_unnamed_details_are_refused(tmp_path) -> None:

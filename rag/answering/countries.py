@@ -9,6 +9,7 @@ briefing mentions; rules derive only the regular adjectives ("China" ~
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from functools import lru_cache
 
@@ -47,3 +48,21 @@ def _groups() -> dict[str, frozenset[str]]:
 def other_names(name: str) -> frozenset[str]:
     """The country's other names when ``name`` is one of them (any case), else nothing."""
     return _groups().get(name.lower(), frozenset()) - {name}
+
+
+@lru_cache(maxsize=4096)
+def longer_countries(name: str) -> re.Pattern | None:
+    """Other countries whose names hold ``name`` as words ("Guinea-Bissau",
+    "Equatorial Guinea" and "Papua New Guinea" for "Guinea", "South Sudan" for
+    "Sudan"), as one pattern; None when there are none or ``name`` is not a
+    country's name. A name of the country itself ("Republic of Guinea") is not one."""
+    low = name.lower()
+    groups = _groups()
+    if low not in groups:
+        return None
+    own = {n.lower() for n in groups[low]}
+    word = re.compile(rf"(?<![\w-]){re.escape(low)}(?![\w])")
+    foreign = sorted((n for n in groups if n != low and n not in own and word.search(n)), key=len, reverse=True)
+    if not foreign:
+        return None
+    return re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(n) for n in foreign) + r")(?![\w])")

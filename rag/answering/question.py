@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 
 from ..lexical import tokenize
-from .countries import other_names
+from .countries import longer_countries, other_names
 
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 DATE = re.compile(rf"\b(?:{_MONTH}|(?:19|20)\d\d\b|\d{{4}}-\d\d-\d\d)", re.I)
@@ -162,7 +162,9 @@ def question_names(question: str) -> list[str]:
         if len(words) == 1 and not any(c.isdigit() for c in name) and "-" in name:
             # "Svalbard-mainland", "Kalvari-class": the capitalised parts are the names.
             name = "-".join(x for x in name.split("-") if x[:1].isupper())
-        if len(words) == 1 and all(x[:1].isupper() for x in name.split("-") if x):
+        if len(words) == 1 and "-" in name and other_names(name):
+            parts = [name]  # "Guinea-Bissau" is one country, not Guinea and Bissau
+        elif len(words) == 1 and all(x[:1].isupper() for x in name.split("-") if x):
             parts = [x for x in name.split("-") if x]  # "China-Russia": two parties
         elif any(c.isdigit() for c in name):
             parts = words  # "Russian Su-30SM": a party and a designation, often apart in the text
@@ -215,10 +217,22 @@ def name_found(name: str, text: str) -> bool:
     names ("Filipino" ~ "Philippines", "Washington" ~ "United States")."""
     lowered = text.lower()
     return any(
-        not _DISTINCT_STATE.match(lowered, m.end()) or _DISTINCT_STATE.search(alias)
+        (not _DISTINCT_STATE.match(lowered, m.end()) or _DISTINCT_STATE.search(alias))
+        and not _in_other_country(m.group(0), lowered, m.start(), m.end())
         for alias in (name, *sorted(other_names(name)))
         for m in _name_pattern(alias).finditer(lowered)
     )
+
+
+def _in_other_country(found: str, lowered: str, start: int, end: int) -> bool:
+    """Whether the mention ``found`` at ``start:end`` is part of another country's
+    name: "Guinea" in "Guinea-Bissau" or "Equatorial Guinea" is not Guinea."""
+    longer = longer_countries(found)
+    if longer is None:
+        return False
+    window = lowered[max(0, start - 60) : end + 60]
+    offset = max(0, start - 60)
+    return any(m.start() + offset <= start and end <= m.end() + offset for m in longer.finditer(window))
 
 
 def absent_names(question: str, texts: list[str]) -> list[str]:

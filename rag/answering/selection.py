@@ -175,6 +175,13 @@ def select(
             if brings - got_names:
                 chosen.append(cand)
                 got_names |= brings
+        if len({c.passage.doc_id for c in chosen}) == 1:
+            # Spanning briefings without a name that tells them apart ("Two briefings
+            # describe cyber intrusions. Which targets were hit?"): the next briefing's
+            # best unit, when it scores as well as a unit that would be kept.
+            other = next((c for c in ranked[1:] if c.passage.doc_id != top.passage.doc_id), None)
+            if other is not None and other.score >= bar:
+                chosen.append(other)
     docs = {c.passage.doc_id for c in chosen}
     got_terms = set().union(*(terms(c.unit.readable()) & q_terms for c in chosen))
     got = {c for c in cues if any(cue_score({c}, e.unit.readable()) for e in chosen)}
