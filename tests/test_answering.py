@@ -346,6 +346,27 @@ def test_a_question_across_briefings_quotes_each_without_naming_them(tmp_path) -
     assert cited == {"shipyard.md", "telecom.md"}, answer.text
 
 
+def test_a_sentence_that_points_back_is_quoted_with_the_one_before(tmp_path) -> None:
+    """ "It promised mirror measures" does not say who promised: the sentence before it does."""
+    folder = tmp_path / "briefings"
+    folder.mkdir()
+    (folder / "sanctions.md").write_text(
+        "# Minsk Answers the Sanctions Package\n\n"
+        "The foreign ministry of Belarus rejected the package on 25 June 2024. "
+        "It promised mirror measures but gave no details. "
+        "Trade between the two sides had already fallen by a third.\n"
+    )
+    settings = rag.Settings.from_env(index_dir=str(tmp_path / "index"))
+    assert rag.ingest([str(folder)], settings=settings).ok
+    answer = rag.ask("What kind of measures were promised?", settings=settings)
+    quotes = [c.quote for c in answer.citations]
+    assert quotes[:2] == [
+        "The foreign ministry of Belarus rejected the package on 25 June 2024.",
+        "It promised mirror measures but gave no details.",
+    ], answer.text
+    assert all(answer.text.count(f"[{c.n}]") == 1 for c in answer.citations)
+
+
 def test_withheld_and_unnamed_details_are_refused(tmp_path) -> None:
     """The briefing says the figure was withheld and leaves the corvette unnamed:
     both are refusals naming what is missing, not a figure or name from elsewhere."""

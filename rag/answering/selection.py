@@ -5,10 +5,12 @@ and keep the smallest set of units that answers every part of the question.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..config import Settings
+from ..sentences import passage_units
 from .confidence import ConfidenceModel, features
 from .evidence import Evidence, briefing_texts, section
 from .question import (
@@ -35,6 +37,9 @@ from .question import (
 from .readers import Reader
 
 _NOT_STATED = "The closest passages do not state it."
+# A sentence that opens by pointing back ("It promised mirror measures") does
+# not say, quoted alone, who or what it is about.
+_POINTS_BACK = re.compile(r"(?:It|Its|They|Their|He|His|She|Her|These|Those)\b")
 
 
 @dataclass
@@ -110,8 +115,9 @@ def select(
 ) -> Selection:
     """The smallest set of units that answers: the best one, plus any that add
     question terms, cues or (for who / where, from a section already quoted)
-    names the chosen ones lack and score nearly as well. Units from other
-    briefings join only when the question spans briefings.
+    names the chosen ones lack and score nearly as well, and the sentence
+    before any chosen one that opens by pointing back ("It", "They"). Units
+    from other briefings join only when the question spans briefings.
 
     A refusal when the question names something no retrieved briefing
     mentions, when the best evidence score is below ``refuse_below`` or the
@@ -227,6 +233,7 @@ def select(
         if extra is None:
             return Selection([], confidence, reason, closest, feats)
         chosen.append(extra)
+    chosen += _antecedents(chosen)
     return Selection(chosen, confidence, "", closest, feats)
 
 
@@ -300,4 +307,23 @@ def _corrections(chosen: list[Evidence], ranked: list[Evidence]) -> list[Evidenc
             ):
                 extra.append(cand)
                 break
+    return extra
+
+
+def _antecedents(chosen: list[Evidence]) -> list[Evidence]:
+    """For a chosen sentence that opens by pointing back, the sentence right before
+    it in its passage (what "It" or "They" is), unless it is chosen already. Taken
+    from the passage itself, not from the scored candidates, so that it depends on
+    the chosen sentence alone and not on what else was retrieved."""
+    extra: list[Evidence] = []
+    for ev in chosen:
+        if ev.unit.kind != "sentence" or not _POINTS_BACK.match(ev.unit.readable()):
+            continue
+        p = ev.passage
+        before = [u for u in passage_units(p) if u.end <= ev.unit.start and u.kind == "sentence"]
+        prev = max(before, key=lambda u: u.end, default=None)
+        if prev is None or p.text[prev.end - p.start : ev.unit.start - p.start].strip():
+            continue
+        if all((prev.start, p.doc_id) != (e.unit.start, e.passage.doc_id) for e in chosen + extra):
+            extra.append(Evidence(prev, p, ev.score, {"antecedent": 1.0}))
     return extra
