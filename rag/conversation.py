@@ -20,7 +20,9 @@ The rules work on the words of the turns alone (no lexicon of the briefings):
   the same kind (a demonym, a year, a month, a designation) replaces its
   counterpart, anything else replaces the antecedent;
 - a follow-up with no pronoun and no name of its own ("How many people were on
-  board?") gets the antecedent as context;
+  board?") gets what the previous question was about as context, in brackets: its
+  antecedent, or for "How did the thieves get into the depot?" the clause "how
+  the thieves got into the depot" (the verb's past form from lemminflect);
 - a follow-up that names its own subject and points back at nothing stands
   alone (a switch to another event).
 
@@ -32,6 +34,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from lemminflect import getAllLemmas, getInflection
 
 _WH = {"who", "whom", "whose", "what", "when", "where", "which", "why", "how"}
 _QUANTITY = {"many", "much", "long", "far", "large", "big", "often", "old", "soon", "badly", "severe"}
@@ -252,6 +256,35 @@ def antecedent(question: str) -> str:
     return _join(rest)
 
 
+def about(question: str) -> str:
+    """What a question is about, as words that read right in brackets after the
+    next one: "How did the thieves get into the depot?" -> "how the thieves got into
+    the depot" (a question inverted with "did" / "does" / "do" becomes a clause);
+    any other question gives its antecedent."""
+    words = [t for t in _tokens(question) if t not in "?.!"]
+    aux = words[1].lower() if len(words) > 3 else ""
+    if words and words[0].lower() in _WH and aux in {"did", "does", "do"}:
+        verb = _verb_after_subject(words, 2)
+        if verb is not None:
+            form = getInflection(words[verb], "VBD" if aux == "did" else "VBZ") if aux != "do" else None
+            return _join([words[0].lower(), *words[2:verb], form[0] if form else words[verb], *words[verb + 1 :]])
+    return antecedent(question)
+
+
+def _verb_after_subject(words: list[str], start: int) -> int | None:
+    """The position of the bare verb after the subject that starts at ``start``
+    ("did [the first reports] say about ..."): the first lowercase word, after one
+    word of the subject at least, that is a verb's base form and does not follow a
+    determiner ("the patrol report": "patrol" is a noun there)."""
+    for i in range(start + 1, len(words)):
+        w = words[i]
+        if not w[:1].islower() or words[i - 1].lower() in _DETERMINERS or w in _ADVERBS | _PREPOSITIONS:
+            continue
+        if w in getAllLemmas(w, upos="VERB").get("VERB", ()):
+            return i
+    return None
+
+
 def _head_noun(phrase: str) -> str:
     """The noun a phrase is about: "the joint air patrol over the East China Sea" -> "patrol"."""
     words = _tokens(phrase)
@@ -364,9 +397,9 @@ def _answer_phrase(answer: str) -> list[str]:
     return out
 
 
-def _replace_pronouns(tokens: list[str], ante: str, answer: str) -> list[str]:
-    """Each pronoun replaced by what it points at; where no phrase fits, the antecedent
-    is added at the end as context."""
+def _replace_pronouns(tokens: list[str], ante: str, answer: str, context_phrase: str = "") -> list[str]:
+    """Each pronoun replaced by what it points at; where no phrase fits, what the
+    conversation is about (``context_phrase``, else the antecedent) is added at the end."""
     ante_tokens = _tokens(ante)
     head = _head_noun(ante)
     out: list[str] = []
@@ -423,7 +456,7 @@ def _replace_pronouns(tokens: list[str], ante: str, answer: str) -> list[str]:
             out.append(tok)
         i += 1
     if context and ante_tokens:
-        out = [t for t in out if t not in "?.!"] + ["(", *ante_tokens, ")"]
+        out = [t for t in out if t not in "?.!"] + ["(", *(_tokens(context_phrase) or ante_tokens), ")"]
     return out
 
 
@@ -490,11 +523,12 @@ def rewrite(question: str, history: list[dict] | None) -> Rewrite:
     if not _is_question(tokens) and _OPENERS.match(question):
         out = _complete_fragment(tokens, previous)
     elif _points_back(tokens):
-        out = _replace_pronouns(tokens, ante, named)
+        out = _replace_pronouns(tokens, ante, named, ante if confirmed else about(previous))
     else:
         # Names nothing and points back at nothing: the conversation's subject is implied.
         words = [t for t in tokens if t not in "?.!"]
-        out = [*words, "(", *_tokens(ante), ")"] if ante else words
+        subject = ante if confirmed else about(previous)
+        out = [*words, "(", *_tokens(subject), ")"] if subject else words
     words = [t for t in out if t not in "?.!"]
     cut = words.index("(") if "(" in words and words[-1] == ")" else len(words)
     text, focus = _sentence(words), _sentence(words[:cut])

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 import rag
 from rag.cli import app
-from rag.conversation import antecedent, is_follow_up, rewrite
+from rag.conversation import about, antecedent, is_follow_up, rewrite
 
 
 def turns(*pairs: str) -> list[dict]:
@@ -92,7 +92,7 @@ LUNPO = turns("What happened near Lunpo La in October?", "Indian and Chinese pat
         (
             "Which company was that?",
             turns("How did the thieves get into the depot at Kiel?", "Through a cleaning contractor with a key."),
-            "Which company was that (the thieves get into the depot at Kiel)?",
+            "Which company was that (how the thieves got into the depot at Kiel)?",
         ),
         # "he" after "Who owns ...?" is the owner, not the thing owned; unnamed, it stays
         (
@@ -109,7 +109,7 @@ LUNPO = turns("What happened near Lunpo La in October?", "Indian and Chinese pat
         (
             "How did Oslo respond?",
             turns("What did Russia announce about the Fram Strait?", "A closure for firing practice."),
-            "How did Oslo respond (Russia announce about the Fram Strait)?",
+            "How did Oslo respond (what Russia announced about the Fram Strait)?",
         ),
     ],
 )
@@ -136,6 +136,14 @@ def test_stand_alone_questions_are_not_rewritten() -> None:
     assert is_follow_up("Is that still the accepted figure?", history)
     # existential "there" and a relative "that" do not point back by themselves
     assert not is_follow_up("Was there a second Houthi attack on the Galaxy Leader?", history)
+
+
+def test_about_reads_as_a_clause() -> None:
+    """What an inverted question is about, as the brackets of the next turn show it."""
+    assert about("How did the thieves get into the depot at Kiel?") == "how the thieves got into the depot at Kiel"
+    assert about("What did the patrol report about the strait?") == "what the patrol reported about the strait"
+    assert about("What does the alliance still want?") == "what the alliance still wants"
+    assert about("Where was the ship taken?") == antecedent("Where was the ship taken?")  # no "did": the antecedent
 
 
 def test_antecedent() -> None:
