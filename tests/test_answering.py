@@ -13,6 +13,17 @@ import rag
 from rag.answering.question import absent_names, name_found
 
 
+def _indexed(tmp_path, files: dict[str, str]) -> rag.Settings:
+    """A folder of the given briefings, ingested into its own index."""
+    folder = tmp_path / "briefings"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    settings = rag.Settings.from_env(index_dir=str(tmp_path / "index"))
+    assert rag.ingest([str(folder)], settings=settings).ok
+    return settings
+
+
 @pytest.mark.parametrize(
     ("name", "text", "found"),
     [
@@ -88,18 +99,15 @@ def test_names_spread_over_briefings_are_a_swap_unless_several_facts_are_asked()
 
 
 def test_a_swapped_name_is_refused_naming_what_no_one_briefing_holds(tmp_path) -> None:
-    folder = tmp_path / "briefings"
-    folder.mkdir()
-    (folder / "drill.md").write_text(
-        "# Navies of Iran and Russia Drill off Chabahar\n\n"
-        "The navies of Iran and Russia held a joint exercise off Chabahar in March 2023. "
-        "Iran sent the frigate Jamaran.\n"
+    settings = _indexed(
+        tmp_path,
+        {
+            "drill.md": "# Navies of Iran and Russia Drill off Chabahar\n\n"
+            "The navies of Iran and Russia held a joint exercise off Chabahar in March 2023. "
+            "Iran sent the frigate Jamaran.\n",
+            "port.md": "# Pakistan Opens a Fishing Port\n\nPakistan opened a new fishing port at Gwadar in May 2023.\n",
+        },
     )
-    (folder / "port.md").write_text(
-        "# Pakistan Opens a Fishing Port\n\nPakistan opened a new fishing port at Gwadar in May 2023.\n"
-    )
-    settings = rag.Settings.from_env(index_dir=str(tmp_path / "index"))
-    assert rag.ingest([str(folder)], settings=settings).ok
     swapped = rag.ask("Which Pakistani warship joined the exercise off Chabahar?", settings=settings)
     assert swapped.refused and "together" in swapped.text, swapped.text
     answered = rag.ask("Which Iranian warship joined the exercise off Chabahar?", settings=settings)
@@ -302,17 +310,16 @@ def test_a_further_unit_must_be_about_the_question(tmp_path) -> None:
     question or follow a chosen sentence: a date elsewhere in the briefing does
     not say when something else happens, but "That deal, worth ..." goes on
     about the sale."""
-    folder = tmp_path / "briefings"
-    folder.mkdir()
-    (folder / "air-force.md").write_text(
-        "# Air Force Takes Delivery of Attack Helicopters\n\n"
-        "The air force held a ceremony at its main base on 4 March 2024. "
-        "Two further attack helicopters are due later in the year.\n\n"
-        "Separately, the United States approved the sale of 12 transport helicopters to the country in 2022. "
-        "That deal, worth about 997 million dollars, has not yet produced deliveries.\n"
+    settings = _indexed(
+        tmp_path,
+        {
+            "air-force.md": "# Air Force Takes Delivery of Attack Helicopters\n\n"
+            "The air force held a ceremony at its main base on 4 March 2024. "
+            "Two further attack helicopters are due later in the year.\n\n"
+            "Separately, the United States approved the sale of 12 transport helicopters to the country in 2022. "
+            "That deal, worth about 997 million dollars, has not yet produced deliveries.\n",
+        },
     )
-    settings = rag.Settings.from_env(index_dir=str(tmp_path / "index"))
-    assert rag.ingest([str(folder)], settings=settings).ok
     month = rag.ask("In which month are the two further attack helicopters supposed to arrive?", settings=settings)
     assert month.refused and "March" not in month.text, month.text
     value = rag.ask(
@@ -324,23 +331,18 @@ def test_a_further_unit_must_be_about_the_question(tmp_path) -> None:
 def test_a_question_across_briefings_quotes_each_without_naming_them(tmp_path) -> None:
     """ "Two briefings describe cyber intrusions": nothing in the question tells the
     briefings apart by name, yet the answer quotes both, not the best one alone."""
-    folder = tmp_path / "briefings"
-    folder.mkdir()
-    (folder / "shipyard.md").write_text(
-        "# Shipyard Network Breached by Hackers\n\n"
-        "Hackers broke into the network of Harbour Yards, a naval shipbuilder, in a cyber intrusion in March 2024. "
-        "The intrusion was found when staff noticed large transfers at night.\n"
+    settings = _indexed(
+        tmp_path,
+        {
+            "shipyard.md": "# Shipyard Network Breached by Hackers\n\n"
+            "Hackers broke into the network of Harbour Yards, a naval shipbuilder, in a cyber intrusion in March 2024. "
+            "The intrusion was found when staff noticed large transfers at night.\n",
+            "telecom.md": "# Mobile Operator Knocked Offline\n\n"
+            "A cyber intrusion knocked the mobile operator Fastlink offline for two days in May 2024. "
+            "Millions of subscribers lost service during the intrusion.\n",
+            "drill.md": "# Navies Hold a Joint Drill\n\nThree navies held a joint drill in the gulf in June 2024.\n",
+        },
     )
-    (folder / "telecom.md").write_text(
-        "# Mobile Operator Knocked Offline\n\n"
-        "A cyber intrusion knocked the mobile operator Fastlink offline for two days in May 2024. "
-        "Millions of subscribers lost service during the intrusion.\n"
-    )
-    (folder / "drill.md").write_text(
-        "# Navies Hold a Joint Drill\n\nThree navies held a joint drill in the gulf in June 2024.\n"
-    )
-    settings = rag.Settings.from_env(index_dir=str(tmp_path / "index"))
-    assert rag.ingest([str(folder)], settings=settings).ok
     answer = rag.ask("Two briefings describe cyber intrusions. Which targets were hit?", settings=settings)
     cited = {c.source.rsplit("/", 1)[-1] for c in answer.citations}
     assert cited == {"shipyard.md", "telecom.md"}, answer.text
@@ -348,16 +350,15 @@ def test_a_question_across_briefings_quotes_each_without_naming_them(tmp_path) -
 
 def test_a_sentence_that_points_back_is_quoted_with_the_one_before(tmp_path) -> None:
     """ "It promised mirror measures" does not say who promised: the sentence before it does."""
-    folder = tmp_path / "briefings"
-    folder.mkdir()
-    (folder / "sanctions.md").write_text(
-        "# Minsk Answers the Sanctions Package\n\n"
-        "The foreign ministry of Belarus rejected the package on 25 June 2024. "
-        "It promised mirror measures but gave no details. "
-        "Trade between the two sides had already fallen by a third.\n"
+    settings = _indexed(
+        tmp_path,
+        {
+            "sanctions.md": "# Minsk Answers the Sanctions Package\n\n"
+            "The foreign ministry of Belarus rejected the package on 25 June 2024. "
+            "It promised mirror measures but gave no details. "
+            "Trade between the two sides had already fallen by a third.\n",
+        },
     )
-    settings = rag.Settings.from_env(index_dir=str(tmp_path / "index"))
-    assert rag.ingest([str(folder)], settings=settings).ok
     answer = rag.ask("What kind of measures were promised?", settings=settings)
     quotes = [c.quote for c in answer.citations]
     assert quotes[:2] == [
@@ -370,17 +371,16 @@ def test_a_sentence_that_points_back_is_quoted_with_the_one_before(tmp_path) -> 
 def test_withheld_and_unnamed_details_are_refused(tmp_path) -> None:
     """The briefing says the figure was withheld and leaves the corvette unnamed:
     both are refusals naming what is missing, not a figure or name from elsewhere."""
-    folder = tmp_path / "briefings"
-    folder.mkdir()
-    (folder / "convoy.md").write_text(
-        "# Corvette Shadows Convoy in the Skagerrak\n\n"
-        "A Russian corvette shadowed a Danish supply convoy through the Skagerrak on 4 March 2025. "
-        "The corvette was not named by the Danish navy. "
-        "Officials did not say how many sailors were hurt when a winch failed on the lead ship. "
-        "The lead ship, the Absalon, had 120 sailors on board for the voyage.\n"
+    settings = _indexed(
+        tmp_path,
+        {
+            "convoy.md": "# Corvette Shadows Convoy in the Skagerrak\n\n"
+            "A Russian corvette shadowed a Danish supply convoy through the Skagerrak on 4 March 2025. "
+            "The corvette was not named by the Danish navy. "
+            "Officials did not say how many sailors were hurt when a winch failed on the lead ship. "
+            "The lead ship, the Absalon, had 120 sailors on board for the voyage.\n",
+        },
     )
-    settings = rag.Settings.from_env(index_dir=str(tmp_path / "index"))
-    assert rag.ingest([str(folder)], settings=settings).ok
     unnamed = rag.ask("What was the name of the Russian corvette that shadowed the convoy?", settings=settings)
     assert unnamed.refused and unnamed.text.endswith("do not name the corvette."), unnamed.text
     assert unnamed.closest and not unnamed.citations
