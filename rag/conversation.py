@@ -140,6 +140,7 @@ _ADVERBS = {
     "all",
 }
 _COPULAS = {"is", "was", "are", "were"}
+_DO = {"did", "does", "do"}
 # A reaction with its object left out ("How did Minsk respond?") is to the conversation's event.
 _REACTION = re.compile(r"\b(?:respond|react|reply|retaliate|answer|comment)(?:ed|s)?\s*[?.!]*\s*$", re.I)
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-.]*[A-Za-z0-9]|[A-Za-z0-9]|[^\sA-Za-z0-9]")
@@ -237,6 +238,13 @@ def _strip_frame(tokens: list[str]) -> tuple[list[str], list[str]]:
 def antecedent(question: str) -> str:
     """The phrase a question is about, as a noun phrase: what "it" in the next turn points at."""
     tokens = _tokens(question)
+    verb = _verb_after_subject(tokens, 1) if tokens[:1] and tokens[0].lower() in _DO else None
+    if verb is not None and verb > 1:
+        # "Did a submarine take part in JIMEX 22?": what the next "it" points at is the subject.
+        subject = tokens[1:verb]
+        while len(subject) > 1 and subject[-1].lower() in _ADVERBS:
+            subject = subject[:-1]  # "Does the alliance still want ...": "still" is not the alliance
+        return _join(["the", *subject[1:]] if subject[0].lower() in {"a", "an"} else subject)
     frame, rest = _strip_frame(tokens)
     if not rest:
         rest = [t for t in frame if t.lower() not in _WH | _QUANTITY | _AUX]
@@ -259,15 +267,19 @@ def antecedent(question: str) -> str:
 def about(question: str) -> str:
     """What a question is about, as words that read right in brackets after the
     next one: "How did the thieves get into the depot?" -> "how the thieves got into
-    the depot" (a question inverted with "did" / "does" / "do" becomes a clause);
-    any other question gives its antecedent."""
+    the depot", "Did a submarine take part?" -> "whether a submarine took part" (a
+    question inverted with "did" / "does" / "do" becomes a clause); any other
+    question gives its antecedent."""
     words = [t for t in _tokens(question) if t not in "?.!"]
-    aux = words[1].lower() if len(words) > 3 else ""
-    if words and words[0].lower() in _WH and aux in {"did", "does", "do"}:
-        verb = _verb_after_subject(words, 2)
+    # "How did X get in" -> "how X got in"; "Did X take part" -> "whether X took part".
+    wh, at = (["whether"], 0) if words[:1] and words[0].lower() in _DO else (words[:1], 1)
+    aux = words[at].lower() if len(words) > at + 2 else ""
+    if (at == 0 or words[0].lower() in _WH) and aux in _DO:
+        verb = _verb_after_subject(words, at + 1)
         if verb is not None:
             form = getInflection(words[verb], "VBD" if aux == "did" else "VBZ") if aux != "do" else None
-            return _join([words[0].lower(), *words[2:verb], form[0] if form else words[verb], *words[verb + 1 :]])
+            clause = [*words[at + 1 : verb], form[0] if form else words[verb], *words[verb + 1 :]]
+            return _join([wh[0].lower(), *clause])
     return antecedent(question)
 
 

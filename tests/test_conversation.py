@@ -143,12 +143,16 @@ def test_about_reads_as_a_clause() -> None:
     assert about("How did the thieves get into the depot at Kiel?") == "how the thieves got into the depot at Kiel"
     assert about("What did the patrol report about the strait?") == "what the patrol reported about the strait"
     assert about("What does the alliance still want?") == "what the alliance still wants"
+    assert about("Did a submarine take part in JIMEX 22?") == "whether a submarine took part in JIMEX 22"
     assert about("Where was the ship taken?") == antecedent("Where was the ship taken?")  # no "did": the antecedent
 
 
 def test_antecedent() -> None:
     assert antecedent("Which ships took part in VARTIO 25?") == "the events in VARTIO 25"
     assert antecedent("When did Operation 1027 begin?") == "Operation 1027"
+    # a yes/no question is about its subject: "What was its name?" after "No."
+    assert antecedent("Did a submarine take part in JIMEX 22?") == "the submarine"
+    assert antecedent("Does the alliance still want talks?") == "the alliance"
     assert (
         antecedent("Who joined the joint air patrol over the East China Sea?")
         == "the joint air patrol over the East China Sea"
