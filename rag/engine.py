@@ -143,6 +143,7 @@ class Engine:
             self.ask("warm up")
         else:
             _ = self.index.embedder
+        conversation.about("What did the warm-up say?")  # lemminflect reads its tables at first use (~0.4 s)
 
     # -- generative backend (rag/llm): replaces compose, condenses follow-ups --
     @property
