@@ -226,7 +226,7 @@ def select(
                 and e.score >= floor * 0.8
                 and e.passage.doc_id in docs
                 and e not in chosen
-                and found_in(e.unit.readable(), _follows(e, chosen, doc_texts))
+                and found_in(e.unit.readable(), _follows(e, chosen))
             ),
             None,
         )
@@ -237,14 +237,14 @@ def select(
     return Selection(chosen, confidence, "", closest, feats)
 
 
-def _follows(e: Evidence, chosen: list[Evidence], doc_texts: dict[str, str]) -> bool:
-    """Whether ``e`` is the sentence right after a chosen one: it goes on about
-    the same thing ("That deal, worth about 997 million dollars, ...")."""
-    text = doc_texts.get(e.passage.doc_id, "")
+def _follows(e: Evidence, chosen: list[Evidence]) -> bool:
+    """Whether ``e`` is the sentence right after a chosen one in its passage: it
+    goes on about the same thing ("That deal, worth about 997 million dollars, ...")."""
+    p = e.passage
     return any(
-        c.passage.doc_id == e.passage.doc_id
-        and c.unit.end <= e.unit.start
-        and not text[c.unit.end : e.unit.start].strip()
+        c.passage.doc_id == p.doc_id
+        and p.start <= c.unit.end <= e.unit.start
+        and not p.text[c.unit.end - p.start : e.unit.start - p.start].strip()
         for c in chosen
     )
 
