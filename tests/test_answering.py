@@ -242,6 +242,7 @@ def test_a_further_figure_must_stand_by_a_word_of_the_question() -> None:
         # A question about a figure ("that number") asks for one.
         ("Is that still the accepted number?", ["The ministry stood by its report."], False),
         ("Was the first figure accurate?", ["The ministry later corrected it to 1,079 people."], True),
+        ("Who was the central figure in the dispute?", ["The foreign minister led the talks."], True),  # a person
     ],
 )
 def test_answers_kind(question: str, units: list[str], holds: bool) -> None:

@@ -137,7 +137,8 @@ def question_cues(question: str) -> set[str]:
     if re.search(
         r"\bhow (?:many|much|long|far|large|big)\b|\bwhat (?:number|percentage|share|figure|amount|size)\b"
         # "Is that still the accepted number?", "Was the first figure accurate?": about a figure.
-        r"|\b(?:the|that|this) (?:\w+ )?(?:number|figure|count|total|tally)\b",
+        # ("the central figure in the dispute" is a person.)
+        r"|\b(?:the|that|this) (?:\w+ )?(?:number|count|tally|figure(?!\s+(?:in|of|behind|at|among)\b))\b",
         q,
     ):
         cues.add("number")
@@ -230,8 +231,8 @@ def _in_other_country(found: str, lowered: str, start: int, end: int) -> bool:
     longer = longer_countries(found)
     if longer is None:
         return False
-    window = lowered[max(0, start - 60) : end + 60]
-    offset = max(0, start - 60)
+    offset = max(0, start - 80)  # longer than any country's name but one
+    window = lowered[offset : end + 80]
     return any(m.start() + offset <= start and end <= m.end() + offset for m in longer.finditer(window))
 
 
