@@ -167,6 +167,11 @@ class Rewrite:
     def rewritten(self) -> bool:
         return bool(self.previous)
 
+    @property
+    def earlier(self) -> str:
+        """What the conversation already said: the previous question and its answer."""
+        return f"{self.previous} {self.previous_answer}".strip()
+
 
 def parse_history(value: object) -> list[dict]:
     """A conversation as given by a user (``rag ask --history FILE``): ``[{"role", "content"}, ...]``.
@@ -271,15 +276,15 @@ def about(question: str) -> str:
     question inverted with "did" / "does" / "do" becomes a clause); any other
     question gives its antecedent."""
     words = [t for t in _tokens(question) if t not in "?.!"]
+    first = words[0].lower() if words else ""
     # "How did X get in" -> "how X got in"; "Did X take part" -> "whether X took part".
-    wh, at = (["whether"], 0) if words[:1] and words[0].lower() in _DO else (words[:1], 1)
+    opener, at = ("whether", 0) if first in _DO else (first, 1)
     aux = words[at].lower() if len(words) > at + 2 else ""
-    if (at == 0 or words[0].lower() in _WH) and aux in _DO:
+    if (at == 0 or first in _WH) and aux in _DO:
         verb = _verb_after_subject(words, at + 1)
         if verb is not None:
             form = getInflection(words[verb], "VBD" if aux == "did" else "VBZ") if aux != "do" else None
-            clause = [*words[at + 1 : verb], form[0] if form else words[verb], *words[verb + 1 :]]
-            return _join([wh[0].lower(), *clause])
+            return _join([opener, *words[at + 1 : verb], form[0] if form else words[verb], *words[verb + 1 :]])
     return antecedent(question)
 
 

@@ -204,7 +204,7 @@ class Engine:
         rewrite = c.rewrite
         if not rewrite.rewritten or not passages:
             return passages
-        earlier = search(self.index, f"{rewrite.previous} {rewrite.previous_answer}".strip(), 1, c.filters)
+        earlier = search(self.index, rewrite.earlier, 1, c.filters)
         if not earlier:
             return passages
         doc_id = earlier[0].doc_id
@@ -231,7 +231,7 @@ class Engine:
             reader=self.reader,
             confidence_model=self.confidence_model,
             doc_texts=doc_texts,
-            known=f"{r.rewrite.previous} {r.rewrite.previous_answer}".strip(),
+            known=r.rewrite.earlier,
         )
         return r.then(Selected, selection=selection)
 

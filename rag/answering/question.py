@@ -396,7 +396,7 @@ def gives_new_name(question: str, text: str) -> bool:
             and not DATE.fullmatch(w)
             and not terms(w) <= q_terms
         ]
-        opens = not text[: m.start()].strip() or text[: m.start()].rstrip()[-1:] in '.!?:;"\u201c('
+        opens = text[: m.start()].rstrip()[-1:] in '.!?:;"\u201c('  # "" (the text's start) is in it too
         if words and not (opens and len(m.group(0).split()) == 1 and not any(c.isdigit() for c in m.group(0))):
             return True
     return False

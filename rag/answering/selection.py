@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..config import Settings
+from ..models import Passage
 from ..sentences import passage_units
 from .confidence import ConfidenceModel, features
 from .evidence import Evidence, briefing_texts, section
@@ -237,16 +238,15 @@ def select(
     return Selection(chosen, confidence, "", closest, feats)
 
 
+def _next_to(p: Passage, end: int, start: int) -> bool:
+    """Whether nothing but space stands in passage ``p`` between document offsets ``end`` and ``start``."""
+    return p.start <= end <= start and not p.text[end - p.start : start - p.start].strip()
+
+
 def _follows(e: Evidence, chosen: list[Evidence]) -> bool:
     """Whether ``e`` is the sentence right after a chosen one in its passage: it
     goes on about the same thing ("That deal, worth about 997 million dollars, ...")."""
-    p = e.passage
-    return any(
-        c.passage.doc_id == p.doc_id
-        and p.start <= c.unit.end <= e.unit.start
-        and not p.text[c.unit.end - p.start : e.unit.start - p.start].strip()
-        for c in chosen
-    )
+    return any(c.passage.doc_id == e.passage.doc_id and _next_to(e.passage, c.unit.end, e.unit.start) for c in chosen)
 
 
 def _asked_facts(
@@ -322,7 +322,7 @@ def _antecedents(chosen: list[Evidence]) -> list[Evidence]:
         p = ev.passage
         before = [u for u in passage_units(p) if u.end <= ev.unit.start and u.kind == "sentence"]
         prev = max(before, key=lambda u: u.end, default=None)
-        if prev is None or p.text[prev.end - p.start : ev.unit.start - p.start].strip():
+        if prev is None or not _next_to(p, prev.end, ev.unit.start):
             continue
         if all((prev.start, p.doc_id) != (e.unit.start, e.passage.doc_id) for e in chosen + extra):
             extra.append(Evidence(prev, p, ev.score, {"antecedent": 1.0}))
