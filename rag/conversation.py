@@ -240,9 +240,13 @@ def _strip_frame(tokens: list[str]) -> tuple[list[str], list[str]]:
     return words[:start], words[start:]
 
 
+# "According to the corrected count, how many ...": who says it, not what is asked about.
+_ATTRIBUTION = re.compile(r"^\s*(?:according to|as reported by|as per|per)\b[^,?]*,\s*", re.I)
+
+
 def antecedent(question: str) -> str:
     """The phrase a question is about, as a noun phrase: what "it" in the next turn points at."""
-    tokens = _tokens(question)
+    tokens = _tokens(_ATTRIBUTION.sub("", question))
     verb = _verb_after_subject(tokens, 1) if tokens[:1] and tokens[0].lower() in _DO else None
     if verb is not None and verb > 1:
         # "Did a submarine take part in JIMEX 22?": what the next "it" points at is the subject.
@@ -275,16 +279,21 @@ def about(question: str) -> str:
     the depot", "Did a submarine take part?" -> "whether a submarine took part" (a
     question inverted with "did" / "does" / "do" becomes a clause); any other
     question gives its antecedent."""
-    words = [t for t in _tokens(question) if t not in "?.!"]
+    words = [t for t in _tokens(_ATTRIBUTION.sub("", question)) if t not in "?.!"]
     first = words[0].lower() if words else ""
-    # "How did X get in" -> "how X got in"; "Did X take part" -> "whether X took part".
-    opener, at = ("whether", 0) if first in _DO else (first, 1)
+    # "How did X get in" -> "how X got in"; "What ship did X stop" -> "what ship X stopped";
+    # "Did X take part" -> "whether X took part".
+    if first in _DO:
+        opener, at = ["whether"], 0
+    else:
+        at = next((j for j in range(1, min(4, len(words))) if words[j].lower() in _DO), 0)
+        opener = [first, *words[1:at]]
     aux = words[at].lower() if len(words) > at + 2 else ""
     if (at == 0 or first in _WH) and aux in _DO:
         verb = _verb_after_subject(words, at + 1)
         if verb is not None:
             form = getInflection(words[verb], "VBD" if aux == "did" else "VBZ") if aux != "do" else None
-            return _join([opener, *words[at + 1 : verb], form[0] if form else words[verb], *words[verb + 1 :]])
+            return _join([*opener, *words[at + 1 : verb], form[0] if form else words[verb], *words[verb + 1 :]])
     return antecedent(question)
 
 
@@ -349,9 +358,15 @@ def _points_back(tokens: list[str]) -> bool:
     return any(_pronoun_at(tokens, i) for i in range(len(tokens)))
 
 
-def _own_names(tokens: list[str]) -> list[str]:
-    """Names that say what a question is about: a demonym or a month alone does not."""
-    return [t for i, t in enumerate(tokens) if _is_name(t, first=i == 0) and _kind(t) not in {"demonym", "month"}]
+def _own_names(tokens: list[str], initial: bool = True) -> list[str]:
+    """Names that say what a question is about: a demonym or a month alone does not.
+    ``initial``: the first token opens the question, so its capital says nothing
+    (after a stripped "And", "Rome's own flight" is a name)."""
+    return [
+        t
+        for i, t in enumerate(tokens)
+        if _is_name(t, first=initial and i == 0) and _kind(t) not in {"demonym", "month"}
+    ]
 
 
 def is_follow_up(question: str, history: list[dict] | None) -> bool:
@@ -363,14 +378,25 @@ def is_follow_up(question: str, history: list[dict] | None) -> bool:
     tokens = _tokens(_OPENERS.sub("", question))
     if _points_back(tokens):
         return True
-    if _OPENERS.match(question) and not _is_question(tokens):
+    opened = bool(_OPENERS.match(question))
+    if opened and not _is_question(tokens):
         return True  # "And the patrol in the Fram Strait?"
-    return not _own_names(tokens) or bool(_REACTION.search(question))
+    return not _own_names(tokens, initial=not opened) or bool(_REACTION.search(question))
 
 
 def _is_question(tokens: list[str]) -> bool:
-    """A full question (a wh-word or an auxiliary first), not a fragment."""
-    return bool(tokens) and (tokens[0].lower() in _WH or tokens[0].lower() in _AUX)
+    """A full question, not a fragment: a wh-word or an auxiliary first, or right
+    after a phrase set before it ("And in the 2019 flight, how long did ...?",
+    "Rome's own flight: how many people did it bring out?")."""
+    if tokens and (tokens[0].lower() in _WH or tokens[0].lower() in _AUX):
+        return True
+    # The phrase set before is a time or place ("in ...", "on ...") or closed by a colon;
+    # "And Poland, which was also hit?" is a fragment with a relative clause.
+    fronted = bool(tokens) and tokens[0].lower() in _PREPOSITIONS
+    for i, tok in enumerate(tokens[:-1]):
+        if (tok == ":" or (tok == "," and fronted)) and tokens[i + 1].lower() in _WH | _AUX:
+            return True
+    return False
 
 
 # "Yes, an Indian Kalvari-class submarine, which ..." after "Did a submarine take part?":
@@ -414,7 +440,9 @@ def _answer_phrase(answer: str) -> list[str]:
     return out
 
 
-def _replace_pronouns(tokens: list[str], ante: str, answer: str, context_phrase: str = "") -> list[str]:
+def _replace_pronouns(
+    tokens: list[str], ante: str, answer: str, context_phrase: str = "", initial: bool = True
+) -> list[str]:
     """Each pronoun replaced by what it points at; where no phrase fits, what the
     conversation is about (``context_phrase``, else the antecedent) is added at the end."""
     ante_tokens = _tokens(ante)
@@ -427,9 +455,14 @@ def _replace_pronouns(tokens: list[str], ante: str, answer: str, context_phrase:
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         if not _pronoun_at(tokens, i):
             out.append(tok)
-        elif low not in {"one", "other"} and _own_names(tokens[:i]):
+        elif low not in {"one", "other"} and _own_names(tokens[:i], initial):
             # "Was there an earlier ECOWAS force ..., and when was it there?": the
             # pronoun may point at the question's own subject; keep it, add context.
+            out.append(tok)
+            context = True
+        elif low in {"they", "them", "their"} and _plural_before(tokens, i):
+            # "How many seafarers were aboard, and how many of them were Sri Lankan?":
+            # the question's own earlier clause holds what "them" is.
             out.append(tok)
             context = True
         elif (
@@ -477,6 +510,19 @@ def _replace_pronouns(tokens: list[str], ante: str, answer: str, context_phrase:
     return out
 
 
+def _plural_before(tokens: list[str], i: int) -> bool:
+    """Whether a clause of the question before the pronoun at ``i`` (closed by a
+    comma or "and") holds a plural noun the pronoun can stand for."""
+    breaks = [j for j in range(i) if tokens[j] == "," or tokens[j].lower() == "and"]
+    if not breaks:
+        return False
+    for tok in tokens[: breaks[-1]]:
+        lemmas = getAllLemmas(tok, upos="NOUN").get("NOUN", ()) if tok[:1].islower() else ()
+        if lemmas and tok not in lemmas and tok.endswith("s"):
+            return True
+    return False
+
+
 def _person(answer: str, ante: str) -> str:
     """The first run of two or more capitalised words in the answer (a person's name,
     often with a title), not the thing the question was about ("Who owns the Galaxy
@@ -490,6 +536,12 @@ def _person(answer: str, ante: str) -> str:
     return ""
 
 
+_RELATIVE_YEAR = re.compile(
+    r"(?:in\s+)?(?:the|a)\s+(?:year\s+(?:(?P<back>before|earlier)|after|later)|(?:(?P<back2>previous|prior)|following|next)\s+year)",
+    re.I,
+)
+
+
 def _complete_fragment(fragment: list[str], previous: str) -> list[str]:
     """ "the Chinese one" after "How many Indians were hurt in ...?" -> "How many Chinese were hurt in ...?";
     "the patrol in the Fram Strait" after "Which ships took part in VARTIO 25?" -> "Which ships took part
@@ -498,6 +550,12 @@ def _complete_fragment(fragment: list[str], previous: str) -> list[str]:
     if frag and frag[-1].lower() == "one" and len(frag) > 2:
         frag = frag[:-1]
     prev = [t for t in _tokens(previous) if t not in "?.!"]
+    relative = _RELATIVE_YEAR.fullmatch(" ".join(frag))
+    years = [i for i, t in enumerate(prev) if _kind(t) == "year"]
+    if relative and len(years) == 1:
+        # "What about the year before?" after "... in 2023?": the same question about 2022.
+        step = -1 if relative.group("back") or relative.group("back2") else 1
+        return [*prev[: years[0]], str(int(prev[years[0]]) + step), *prev[years[0] + 1 :]]
     names = [t for t in frag if _is_name(t)]
     if names:
         kinds = {_kind(n): n for n in names}
@@ -540,7 +598,9 @@ def rewrite(question: str, history: list[dict] | None) -> Rewrite:
     if not _is_question(tokens) and _OPENERS.match(question):
         out = _complete_fragment(tokens, previous)
     elif _points_back(tokens):
-        out = _replace_pronouns(tokens, ante, named, ante if confirmed else about(previous))
+        out = _replace_pronouns(
+            tokens, ante, named, ante if confirmed else about(previous), initial=not _OPENERS.match(question)
+        )
     else:
         # Names nothing and points back at nothing: the conversation's subject is implied.
         words = [t for t in tokens if t not in "?.!"]

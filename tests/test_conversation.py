@@ -111,6 +111,25 @@ LUNPO = turns("What happened near Lunpo La in October?", "Indian and Chinese pat
             turns("What did Russia announce about the Fram Strait?", "A closure for firing practice."),
             "How did Oslo respond (what Russia announced about the Fram Strait)?",
         ),
+        # "the year before" shifts the previous question's year
+        (
+            "What about the year before?",
+            turns("How many drills did the navy hold in 2021?", "Three."),
+            "How many drills did the navy hold in 2020?",
+        ),
+        # "them" in a later clause is the question's own plural noun, not the answer's phrase
+        (
+            "How many sailors were aboard it, and how many of them were hurt?",
+            turns("What happened to the cargo ship MV Tern off Aden?", "It hit a mine."),
+            "How many sailors were aboard the cargo ship MV Tern off Aden, and how many of them were hurt (the"
+            " cargo ship MV Tern off Aden)?",
+        ),
+        # who says it ("According to ...") is not what the question is about
+        (
+            "How many were children?",
+            turns("According to the ministry, how many people did the ferry carry to Malta?", "About 300."),
+            "How many were children (how many people the ferry carried to Malta)?",
+        ),
     ],
 )
 def test_rewrite(question: str, history: list[dict], expected: str) -> None:
@@ -136,6 +155,13 @@ def test_stand_alone_questions_are_not_rewritten() -> None:
     assert is_follow_up("Is that still the accepted figure?", history)
     # existential "there" and a relative "that" do not point back by themselves
     assert not is_follow_up("Was there a second Houthi attack on the Galaxy Leader?", history)
+    # a full question after a phrase set before it ("And in ..., how long ...?") is no fragment
+    fronted = "And on the first flight in 2019, how long did the bombers stay in the zone?"
+    assert not is_follow_up(fronted, history) and rewrite(fronted, history).standalone == fronted
+    # after a stripped "And", a capitalised first word is a name of the question's own
+    assert not rewrite("And Rome's own flight: how many people did it carry?", history).focus.count("patrol")
+    # a fragment with a relative clause is still completed from the previous question
+    assert rewrite("And Poland, which was also hit?", history).rewritten
 
 
 def test_about_reads_as_a_clause() -> None:
