@@ -78,6 +78,15 @@ def test_a_hyphenated_country_is_one_name() -> None:
     assert question_names("Who flew the China-Russia patrol?") == ["China", "Russia"]
 
 
+def test_an_opening_verb_or_adverb_is_no_name() -> None:
+    """ "Going back to ..." does not ask about someone called Going; an opening country still counts."""
+    from rag.answering.question import question_names
+
+    assert question_names("Going back to the cable cut: which firm runs the Faroe link?") == ["Faroe"]
+    assert question_names("Later that year, what did Oslo say?") == ["Oslo"]
+    assert question_names("Turkey sold what to Nigeria?") == ["Turkey", "Nigeria"]
+
+
 def test_absent_names_keep_each_name() -> None:
     assert absent_names("Did Niger and Chad sign it?", ["Nigeria and Chad signed a pact."]) == ["Niger"]
     # The capitalised part of a compound is the name: "Svalbard-mainland" is Svalbard.

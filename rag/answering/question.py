@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from lemminflect import getAllLemmas
+
 from ..lexical import tokenize
 from .countries import longer_countries, other_names
 
@@ -155,6 +157,8 @@ def question_names(question: str) -> list[str]:
         words = match.group(0).split()
         while words and words[0].lower() in _QUESTION_WORDS:
             words.pop(0)
+        if match.start() == 0 and len(words) == 1 and _opening_word(words[0]):
+            continue
         while words and words[-1].lower() in _QUESTION_WORDS:
             words.pop()
         if not words:
@@ -174,6 +178,14 @@ def question_names(question: str) -> list[str]:
         names += [x for x in parts if len(x) >= 3]
     names += _YEARS.findall(question)
     return list(dict.fromkeys(names))
+
+
+def _opening_word(word: str) -> bool:
+    """Whether a capitalised word that opens the question is an ordinary verb or
+    adverb ("Going back to ...", "Later that year, ..."), not a name: English
+    knows it as one (lemminflect's lexicon). Nouns stay names there ("China", "Turkey")."""
+    lemmas = getAllLemmas(word.lower())
+    return bool(lemmas.keys() & {"VERB", "ADV"})
 
 
 def _word_forms(word: str) -> list[str]:
