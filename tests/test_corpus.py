@@ -20,6 +20,7 @@ BRIEFINGS = CORPUS / "briefings"
 QUESTIONS = CORPUS / "questions" / "briefings.jsonl"  # the tune split
 # Questions on the plain-text briefings held out from tuning (to be merged into test.jsonl).
 TEST = CORPUS / "questions" / "test.jsonl"  # the test split: measured on, never tuned on
+HOLDOUT = CORPUS / "questions" / "holdout.jsonl"  # written blind from the briefings alone; measured on
 
 TYPES = {
     "factoid",
@@ -67,7 +68,8 @@ def _load_questions(path: Path = QUESTIONS) -> list[dict]:
 
 QUESTION_ROWS = _load_questions() if QUESTIONS.exists() else []
 TEST_ROWS = _load_questions(TEST) if TEST.exists() else []
-ALL_ROWS = QUESTION_ROWS + TEST_ROWS
+HOLDOUT_ROWS = _load_questions(HOLDOUT) if HOLDOUT.exists() else []
+ALL_ROWS = QUESTION_ROWS + TEST_ROWS + HOLDOUT_ROWS
 # Markdown briefings (title, Date:/Region: lines, ## sections) and plain-text
 # briefings in the users' own format (dateline, unmarked headline lines, lists
 # and pipe tables; no Markdown): both are sources questions may cite.
@@ -89,6 +91,7 @@ def test_corpus_files_exist():
     assert BRIEFINGS.is_dir(), BRIEFINGS
     assert QUESTIONS.is_file(), QUESTIONS
     assert TEST.is_file(), TEST
+    assert HOLDOUT.is_file(), HOLDOUT
     assert len(MD_TEXTS) >= 20, f"only {len(MD_TEXTS)} Markdown briefings"
     assert len(TXT_TEXTS) >= 3, f"only {len(TXT_TEXTS)} plain-text briefings"
     stray = [p.name for p in BRIEFINGS.iterdir() if p.suffix not in {".md", ".txt"}]
@@ -210,6 +213,19 @@ def test_test_split_shape():
     tune = {" ".join(r["question"].lower().split()) for r in QUESTION_ROWS}
     repeated = [r["id"] for r in TEST_ROWS if " ".join(r["question"].lower().split()) in tune]
     assert not repeated, f"test questions repeated from the tune split: {repeated}"
+
+
+def test_holdout_split_shape():
+    """The blind holdout split: first questions of every type, near misses, and follow-up
+    conversations; no question shared with the other splits."""
+    counts = Counter(r["type"] for r in HOLDOUT_ROWS)
+    assert len(HOLDOUT_ROWS) >= 80 and counts["unanswerable"] >= 30, counts
+    assert set(counts) == TYPES, f"types missing from the holdout split: {TYPES - set(counts)}"
+    conversations = [r for r in HOLDOUT_ROWS if r.get("history")]
+    assert len(conversations) >= 20 and sum(r["type"] == "unanswerable" for r in conversations) >= 5
+    others = {" ".join(r["question"].lower().split()) for r in QUESTION_ROWS + TEST_ROWS}
+    repeated = [r["id"] for r in HOLDOUT_ROWS if " ".join(r["question"].lower().split()) in others]
+    assert not repeated, f"holdout questions repeated from the other splits: {repeated}"
 
 
 def test_type_minimums():

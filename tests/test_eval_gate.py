@@ -1,8 +1,8 @@
 """The regression gate: `rag eval` on the sample question sets must meet the bars in corpus/questions/gate.json.
 
-Two splits: *test* (written fresh, never tuned on) is the gate that says how the
-answerer generalises; *tune* (what the answerer was tuned on) is a looser
-regression check. A missing question file fails; a question that raises counts
+Three splits: *test* (written fresh, never tuned on) and *holdout* (written blind,
+from the briefings alone, later than test) are the gates that say how the answerer
+generalises; *tune* (what the answerer was tuned on) is a looser regression check. A missing question file fails; a question that raises counts
 in ``errors``, whose ceiling is 0; every question type has a floor.
 
 Plus the CLI around it: reports written, --fail-under failing when a bar sits above
@@ -26,7 +26,7 @@ QUESTIONS_DIR = ROOT / "corpus" / "questions"
 QUESTIONS = QUESTIONS_DIR / "briefings.jsonl"  # the tune split
 BRIEFINGS = ROOT / "corpus" / "briefings"
 GATE = QUESTIONS_DIR / "gate.json"
-SPLITS = ("test", "tune")
+SPLITS = ("test", "holdout", "tune")
 
 
 def gate(split: str) -> dict:
