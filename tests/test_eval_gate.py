@@ -2,8 +2,9 @@
 
 Three splits: *test* (written fresh, never tuned on) and *holdout* (written blind,
 from the briefings alone, later than test) are the gates that say how the answerer
-generalises; *tune* (what the answerer was tuned on) is a looser regression check. A missing question file fails; a question that raises counts
-in ``errors``, whose ceiling is 0; every question type has a floor.
+generalises; *tune* (what the answerer was tuned on) is a looser regression check.
+A missing question file fails; a question that raises counts in ``errors``, whose
+ceiling is 0; every question type has a floor.
 
 Plus the CLI around it: reports written, --fail-under failing when a bar sits above
 the measured value (naming the metric), --compare, and clear errors.
