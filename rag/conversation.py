@@ -143,7 +143,8 @@ _COPULAS = {"is", "was", "are", "were"}
 _DO = {"did", "does", "do"}
 # A reaction with its object left out ("How did Minsk respond?") is to the conversation's event.
 _REACTION = re.compile(r"\b(?:respond|react|reply|retaliate|answer|comment)(?:ed|s)?\s*[?.!]*\s*$", re.I)
-_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-.]*[A-Za-z0-9]|[A-Za-z0-9]|[^\sA-Za-z0-9]")
+# A word (letters of any alphabet, digits; inner apostrophes, hyphens, dots) or one other character.
+_TOKEN = re.compile(r"[^\W_](?:[^\W_]|['’\-.])*[^\W_]|[^\W_]|[^\s\w]|_")
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,20 @@ def test_an_opening_verb_or_adverb_is_no_name() -> None:
     assert question_names("Going back to the cable cut: which firm runs the Faroe link?") == ["Faroe"]
     assert question_names("Later that year, what did Oslo say?") == ["Oslo"]
     assert question_names("Turkey sold what to Nigeria?") == ["Turkey", "Nigeria"]
+    # an opening common word or function word is cut from the name it opens
+    assert question_names("Besides Poland and Latvia, who sent troops?") == ["Poland", "Latvia"]
+    assert question_names("Pollution of the river came from which plant?") == []
+    assert question_names("During the drill, what did Jersey say?") == ["Jersey"]
+    assert question_names("The West African bloc sent what?") == ["West African"]
+
+
+def test_names_in_any_alphabet() -> None:
+    """ "Temüjin" is one name (an ASCII class cut it to "Tem", which no text mentions)."""
+    from rag.answering.question import question_names
+
+    assert question_names("What did Temüjin offer the envoy in Chișinău?") == ["Temüjin", "Chișinău"]
+    assert absent_names("What did Temüjin offer?", ["Temüjin offered a truce."]) == []
+    assert absent_names("What did Temüjin offer?", ["Tem offered a truce."]) == ["Temüjin"]
 
 
 def test_absent_names_keep_each_name() -> None:

@@ -162,6 +162,8 @@ def test_stand_alone_questions_are_not_rewritten() -> None:
     assert not rewrite("And Rome's own flight: how many people did it carry?", history).focus.count("patrol")
     # a fragment with a relative clause is still completed from the previous question
     assert rewrite("And Poland, which was also hit?", history).rewritten
+    # words in any alphabet stay whole
+    assert antecedent("Who met the envoy in Chișinău?") == "the envoy in Chișinău"
 
 
 def test_about_reads_as_a_clause() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+import regex
 from lemminflect import getAllLemmas
 
 from ..lexical import tokenize
@@ -28,8 +29,10 @@ PLACE = re.compile(
 )
 # A capitalised word, or a designation such as "J-16", "Evilton-2", "AH-1Z"; names of several
 # words ("Sea of Japan") stay whole.
-_WORD = r"[A-Z](?:[a-zA-Z]+(?:-[A-Za-z0-9]+)*|(?:-[A-Za-z0-9]+)+)"
-NAME = re.compile(rf"\b{_WORD}(?:\s+(?:of\s+(?:the\s+)?)?{_WORD})*")
+# Letters of any alphabet ("Temüjin", "Chișinău", "Côte"): an ASCII-only class cut such a name
+# to "Tem", which no briefing mentions, so the question was refused. (regex: \p{Lu} and \p{L}.)
+_WORD = r"\p{Lu}(?:\p{L}+(?:-[\p{L}0-9]+)*|(?:-[\p{L}0-9]+)+)"
+NAME = regex.compile(rf"\b{_WORD}(?:\s+(?:of\s+(?:the\s+)?)?{_WORD})*")
 MONEY = re.compile(
     r"[$€£¥]\s?\d|\b\d[\d,.]*\s*(?:million|billion|bn|m)?\s*(?:dollars?|euros?|pounds?|yuan|rupees?|naira|roubles?|"
     r"rubles?|yen|won|francs?|USD|EUR|GBP)\b|\b(?:USD|EUR|GBP)\s?\d",
@@ -155,10 +158,10 @@ def question_names(question: str) -> list[str]:
     names = []
     for match in NAME.finditer(question):
         words = match.group(0).split()
+        if match.start() == 0 and _opening_word(words[0]):
+            words.pop(0)  # "Besides Britain": the name is Britain; "Pollution of ...": none
         while words and words[0].lower() in _QUESTION_WORDS:
             words.pop(0)
-        if match.start() == 0 and len(words) == 1 and _opening_word(words[0]):
-            continue
         while words and words[-1].lower() in _QUESTION_WORDS:
             words.pop()
         if not words:
@@ -180,12 +183,23 @@ def question_names(question: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+# Words that open a sentence and are in no lexicon of content words.
+_OPENING_FUNCTION_WORDS = {
+    "if", "during", "despite", "although", "though", "because", "among", "amongst", "upon", "unless",
+    "whether", "whereas", "since", "until", "as", "per", "via", "like", "once", "throughout", "towards",
+}  # fmt: skip
+
+
 def _opening_word(word: str) -> bool:
-    """Whether a capitalised word that opens the question is an ordinary verb or
-    adverb ("Going back to ...", "Later that year, ..."), not a name: English
-    knows it as one (lemminflect's lexicon). Nouns stay names there ("China", "Turkey")."""
-    lemmas = getAllLemmas(word.lower())
-    return bool(lemmas.keys() & {"VERB", "ADV"})
+    """Whether the capitalised word that opens a question is an ordinary English
+    word ("Going back to ...", "Besides Britain ...", "Pollution of water ...",
+    "If Roman numerals ..."), not a name: lemminflect's lexicon knows it, or it is a
+    function word. A place stays a name though English has the word ("China",
+    "Turkey", "Jersey": a country or place under its other names)."""
+    low = word.lower()
+    if low in _OPENING_FUNCTION_WORDS:
+        return True
+    return low not in _QUESTION_WORDS and bool(getAllLemmas(low)) and not other_names(word)
 
 
 def _word_forms(word: str) -> list[str]:
@@ -414,15 +428,15 @@ def gives_new_name(question: str, text: str) -> bool:
     return False
 
 
-_NAMING = re.compile(
+_NAMING = regex.compile(
     r"(?:\b(?:called|named|known as|dubbed|code-?named|nicknamed|titled|the name)\s+(?:the\s+)?['\"\u201c\u2018]?"
     rf"|[\"\u201c])({NAME.pattern})"
 )
 # Right after the noun ("the frigate Sovershenny"), or after a comma as an apposition that
 # the next comma or the sentence closes ("its commander, Ali Shah, said"); a comma followed by
 # a name and more nouns is a list ("a submarine, P-8I patrol aircraft and ...").
-_NAME_AFTER = re.compile(rf"(?:\s+(?:the\s+)?({NAME.pattern})|,\s+(?:the\s+)?({NAME.pattern})(?=\s*(?:[,.;:)]|$)))")
-_NAME_BEFORE = re.compile(rf"({NAME.pattern})(?:,|\s+\()\s*(?:the|a|an|its|their|his|her)\s+(?:[\w\-]+\s+){{0,5}}$")
+_NAME_AFTER = regex.compile(rf"(?:\s+(?:the\s+)?({NAME.pattern})|,\s+(?:the\s+)?({NAME.pattern})(?=\s*(?:[,.;:)]|$)))")
+_NAME_BEFORE = regex.compile(rf"({NAME.pattern})(?:,|\s+\()\s*(?:the|a|an|its|their|his|her)\s+(?:[\w\-]+\s+){{0,5}}$")
 
 
 ABSENCE = re.compile(
