@@ -8,6 +8,7 @@ through these functions only.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 import regex
@@ -242,13 +243,21 @@ def name_found(name: str, text: str) -> bool:
     itself or its place-name/adjective form; an acronym ("EU") matches the
     words it abbreviates ("European Union"); a country matches its other
     names ("Filipino" ~ "Philippines", "Washington" ~ "United States")."""
-    lowered = text.lower()
+    lowered = _fold(text.lower())
     return any(
         (not _DISTINCT_STATE.match(lowered, m.end()) or _DISTINCT_STATE.search(alias))
         and not _in_other_country(m.group(0), lowered, m.start(), m.end())
         for alias in (name, *sorted(other_names(name)))
-        for m in _name_pattern(alias).finditer(lowered)
+        for m in _name_pattern(_fold(alias)).finditer(lowered)
     )
+
+
+def _fold(text: str) -> str:
+    """``text`` without its accents: "Beyonce" and "Chisinau" are how many write
+    "Beyoncé" and "Chișinău"."""
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def _in_other_country(found: str, lowered: str, start: int, end: int) -> bool:
