@@ -269,6 +269,12 @@ def test_a_further_figure_must_stand_by_a_word_of_the_question() -> None:
         ("Is that still the accepted number?", ["The ministry stood by its report."], False),
         ("Was the first figure accurate?", ["The ministry later corrected it to 1,079 people."], True),
         ("Who was the central figure in the dispute?", ["The foreign minister led the talks."], True),  # a person
+        # "when" in a clause does not ask for a date; opening the question or a part of it, it does
+        ("Who was hurt when the roof fell?", ["Two guards were hurt."], True),
+        ("Who was hurt, and when did the roof fall?", ["Two guards were hurt."], False),
+        ("Exactly when did the roof fall?", ["The roof fell at dawn."], False),
+        # "what time period" asks for an era, not an hour
+        ("What time period do the records cover?", ["The records run from 2001 to 2009."], True),
     ],
 )
 def test_answers_kind(question: str, units: list[str], holds: bool) -> None:

@@ -55,7 +55,8 @@ _YEARS = re.compile(r"\b(?:19|20)\d\d\b")  # a year anywhere in a text
 _PART_OF_DATE = re.compile(r"\b(?:what|which) (?:\w+ )?(?P<part>month|year)\b", re.I)
 _DURATION_QUESTION = re.compile(r"\bhow (?:many (?:years|months|decades|weeks|days)|long)\b", re.I)
 # "At what time", "what local time": the hour, not the day.
-_TIME_QUESTION = re.compile(r"\b(?:what|which) (?:\w+ )?(?:time|hour)\b")
+# ("What time period", "which time frame": an era, not an hour.)
+_TIME_QUESTION = re.compile(r"\b(?:what|which) (?:\w+ )?(?:time|hour)\b(?!\s+(?:period|frame|span|scale|line|zone))")
 CLOCK = re.compile(
     r"\b\d{1,2}[:.]\d\d\b|\b\d{3,4}\s*(?:GMT|UTC|Z|hrs|hours|local)\b|\b\d{1,2}\s*(?:a\.?m\.?|p\.?m\.?)(?!\w)"
     r"|\bo['\u2019]clock\b|\b(?:midnight|noon|midday)\b",
@@ -129,6 +130,11 @@ _NAME_ENDINGS = ("", "a", "e", "ia", "y")
 _DISTINCT_STATE = re.compile(r"\s+Republic\b", re.I)
 
 
+# "When" asks for a time where it opens the question or one of its parts ("..., and when
+# did it end?", "since when"); "Who was hurt when the roof fell?" asks who.
+_WHEN_ASKED = re.compile(r"^\W*(?:\w+ly\s+)?when\b|(?:[,;:]|\band|\bor|\bsince|\buntil)\s+when\b")
+
+
 def question_cues(question: str) -> set[str]:
     q = question.lower()
     cues = set()
@@ -136,7 +142,7 @@ def question_cues(question: str) -> set[str]:
         cues.add("who")
     if re.search(r"\bwhere\b|\bwhich (?:sea|area|region|place|city|border|waters|location|island)", q):
         cues.add("where")
-    if re.search(r"\bwhen\b|\b(?:what|which) (?:\w+ )?(?:date|day|year|month)\b", q):
+    if _WHEN_ASKED.search(q) or re.search(r"\b(?:what|which) (?:\w+ )?(?:date|day|year|month)\b", q):
         cues.add("when")
     if _TIME_QUESTION.search(q):
         cues.add("time")
