@@ -273,6 +273,7 @@ def test_a_further_figure_must_stand_by_a_word_of_the_question() -> None:
         ("Who was hurt when the roof fell?", ["Two guards were hurt."], True),
         ("Who was hurt, and when did the roof fall?", ["Two guards were hurt."], False),
         ("Exactly when did the roof fall?", ["The roof fell at dawn."], False),
+        ("When the roof fell, who was hurt?", ["Two guards were hurt."], True),  # a clause set before
         # a number written out is a figure, teens and tens too
         ("How many boats were seized?", ["Fifteen boats were seized."], True),
         ("How long was the delay?", ["It went out after a delay of eighty seconds."], True),

@@ -133,7 +133,11 @@ _DISTINCT_STATE = re.compile(r"\s+Republic\b", re.I)
 
 # "When" asks for a time where it opens the question or one of its parts ("..., and when
 # did it end?", "since when"); "Who was hurt when the roof fell?" asks who.
-_WHEN_ASKED = re.compile(r"^\W*(?:\w+ly\s+)?when\b|(?:[,;:]|\band|\bor|\bsince|\buntil)\s+when\b")
+# ("When dating rocks, what is ...?" opens with a clause: the question is the "what".)
+_WHEN_ASKED = re.compile(
+    r"^\W*(?:\w+ly\s+)?when\b(?![^,?]*,\s*(?:what|which|who|whom|whose|where|how|why)\b)"
+    r"|(?:[,;:]|\band|\bor|\bsince|\buntil)\s+when\b"
+)
 
 
 def question_cues(question: str) -> set[str]:
