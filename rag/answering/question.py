@@ -232,6 +232,8 @@ def _word_forms(word: str) -> list[str]:
         stems.add(w + "y")  # "German" ~ "Germany"
     if w.endswith("s") and not w.endswith("ss") and len(w) > 4:
         stems.add(w[:-1])  # a plural: "Tucanos" ~ "Tucano"
+    else:
+        stems |= {w + "s", w + "es"}  # and the other way: "Panther" ~ "Panthers"
     bases = {w} | ({w[:-1]} if w[-1] in "aey" else set())  # a place name: its adjectives
     stems |= {b + e for b in bases for e in ("n", "an", "ian", "ese", "i", "ish")}
     return sorted((re.escape(s) for s in stems), key=len, reverse=True)
