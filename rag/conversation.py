@@ -180,12 +180,12 @@ def parse_history(value: object) -> list[dict]:
     Raises ValueError naming the item that is wrong.
     """
     if not isinstance(value, list):
-        raise ValueError('expected a list of {"role": "user"|"assistant", "content": "..."} turns')
+        raise ValueError('history: expected a list of {"role": "user"|"assistant", "content": "..."} turns')
     for i, turn in enumerate(value):
         if not isinstance(turn, dict) or not isinstance(turn.get("content"), str):
-            raise ValueError(f'turn {i} must be {{"role": ..., "content": "..."}}')
+            raise ValueError(f'history: turn {i} must be {{"role": ..., "content": "..."}}, got {turn!r:.60}')
         if turn.get("role") not in ("user", "assistant"):
-            raise ValueError(f"turn {i}: role must be 'user' or 'assistant', got {turn.get('role')!r}")
+            raise ValueError(f"history: turn {i}: role must be 'user' or 'assistant', got {turn.get('role')!r}")
     return [{"role": t["role"], "content": t["content"]} for t in value]
 
 

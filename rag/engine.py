@@ -289,7 +289,9 @@ class Engine:
             raise ValueError(f"unknown search method {method!r}; use one of {', '.join(SEARCHES)}")
         return Turn(
             question=question,
-            history=tuple(history or ()),
+            # Checked at the door: a list of strings from the JSON API raised an AttributeError
+            # deep in the rewrite; now the error names the turn that is wrong.
+            history=tuple(conversation.parse_history(list(history or []))),
             filters=Filters.parse(filters),
             k=k or self.settings.k,
             method=method,

@@ -161,6 +161,14 @@ def test_follow_up_uses_history(corpus_settings: rag.Settings) -> None:
     assert any("joint-air-patrol" in Path(c.source).name for c in answer.citations)
 
 
+def test_bad_history_is_named(corpus_settings: rag.Settings) -> None:
+    """A history that is not a list of turns fails at the door, naming the turn."""
+    with pytest.raises(ValueError, match="history: turn 1 must be"):
+        rag.ask("And where?", settings=corpus_settings, history=[{"role": "user", "content": PATROL}, "China."])
+    with pytest.raises(ValueError, match="role must be 'user' or 'assistant'"):
+        rag.ask("And where?", settings=corpus_settings, history=[{"role": "bot", "content": "Hi."}])
+
+
 def test_html_docx_and_pdf_are_ingested(tmp_path: Path) -> None:
     import docx
     from reportlab.lib.pagesizes import A4

@@ -154,6 +154,9 @@ def test_ask_api_follow_up_with_history(client: Client) -> None:
 def test_ask_api_reports_bad_input_as_an_error(client: Client) -> None:
     with pytest.raises(Exception, match="empty"):
         client.predict("   ", api_name="/ask")
+    # a history of plain strings, not turns, is named as the field that is wrong
+    with pytest.raises(Exception, match="history: turn 0"):
+        client.predict("Which aircraft took part?", history=[PATROL, "China and Russia."], api_name="/ask")
 
 
 # -- the chat --------------------------------------------------------------------------
