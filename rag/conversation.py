@@ -179,7 +179,7 @@ def parse_history(value: object) -> list[dict]:
 
     Raises ValueError naming the item that is wrong.
     """
-    if not isinstance(value, list):
+    if not isinstance(value, (list, tuple)):
         raise ValueError('history: expected a list of {"role": "user"|"assistant", "content": "..."} turns')
     for i, turn in enumerate(value):
         if not isinstance(turn, dict) or not isinstance(turn.get("content"), str):

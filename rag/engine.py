@@ -291,7 +291,7 @@ class Engine:
             question=question,
             # Checked at the door: a list of strings from the JSON API raised an AttributeError
             # deep in the rewrite; now the error names the turn that is wrong.
-            history=tuple(conversation.parse_history(list(history or []))),
+            history=tuple(conversation.parse_history(history or [])),
             filters=Filters.parse(filters),
             k=k or self.settings.k,
             method=method,
