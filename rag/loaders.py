@@ -39,6 +39,15 @@ class LoadError(Exception):
 
 _DATE_LINE = re.compile(r"^\s*\**date\**\s*[:\-]\s*\**\s*(.+?)\s*$", re.I | re.M)
 _REGION_LINE = re.compile(r"^\s*\**region\**\s*[:\-]\s*\**\s*(.+?)\s*\**\s*$", re.I | re.M)
+
+
+def is_metadata_line(line: str) -> bool:
+    """Whether ``line`` is a briefing's ``Date:`` or ``Region:`` line: the
+    briefing's own metadata (read into its date and region), not a statement
+    about the events it reports."""
+    return bool(_DATE_LINE.fullmatch(line) or _REGION_LINE.fullmatch(line))
+
+
 _MONTHS = (
     "January|February|March|April|May|June|July|August|September|October|November|December|"
     "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"

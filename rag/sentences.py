@@ -6,7 +6,10 @@ can be read on its own). Offsets are into the document text.
 
 A heading is never a unit: it is context for the units below it. Chunks hold
 no heading lines, and a heading line met in other text (a passage chunked
-before plain-text headings were detected) is skipped here as well.
+before plain-text headings were detected) is skipped here as well. Nor is a
+briefing's ``Date:`` / ``Region:`` line: the date it gives is when the
+briefing was written, and quoted as evidence it "answered" questions about
+when some event happened (every citation carries the briefing's date anyway).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .chunking import _BULLET, _HEADING, _TABLE_LINE, _TABLE_RULE, plain_headings
+from .loaders import is_metadata_line
 from .models import Passage
 
 
@@ -103,8 +107,12 @@ def units_of(text: str, base: int = 0, header: tuple[str, ...] = ()) -> list[Uni
     current_header: tuple[str, ...] = header
     for i, line in enumerate(lines):
         bare = line.rstrip("\n")
-        if _HEADING.match(bare) or any(a < pos + len(bare) and pos <= b for a, b in heading_spans):
-            flush_paragraph()  # a heading: context, not an answer
+        if (
+            _HEADING.match(bare)
+            or any(a < pos + len(bare) and pos <= b for a, b in heading_spans)
+            or is_metadata_line(bare)
+        ):
+            flush_paragraph()  # a heading or the briefing's metadata: context, not an answer
         elif _TABLE_LINE.match(bare):
             flush_paragraph()
             nxt = lines[i + 1].rstrip("\n") if i + 1 < len(lines) else ""

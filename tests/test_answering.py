@@ -229,6 +229,7 @@ def test_unit_vectors_do_not_depend_on_their_batch(backend: str, tmp_path) -> No
         ("DHAKA, 6 February 2024 - troops moved in; on March 11 they left; Nov. 30 too.", []),  # days of dates
         ("JIMEX 22 and Type 12 missiles under Resolution 2231.", []),  # numbers inside names
         ("About 20 aircraft and 300 soldiers.", ["20", "300"]),
+        ("The attack was reported on 2023-12-20 by 12 officials.", ["12"]),  # month and day of an ISO date
     ],
 )
 def test_figures_count_only_what_could_answer_how_many(text: str, counted: list[str]) -> None:

@@ -195,6 +195,12 @@ def test_heading_lines_are_never_units() -> None:
     assert quotes[-1] == BODY
 
 
+def test_metadata_lines_are_never_units() -> None:
+    # The Date: line is when the briefing was written: quoted, it "answered" when an event happened.
+    text = "# Title\n\nDate: 2023-11-21\nRegion: Middle East\n\n## Events\n\nA ship was seized.\n\nCrew: 25 seafarers\n"
+    assert [u.text for u in units_of(text)] == ["A ship was seized.", "Crew: 25 seafarers"]
+
+
 # --------------------------------------------------------------------------- dates and regions
 
 

@@ -322,13 +322,19 @@ _DESIGNATION_BEFORE = re.compile(
 )
 
 
+_ISO_DATE = re.compile(r"\b\d{4}-\d\d-\d\d\b")
+
+
 def figures(text: str) -> list[re.Match]:
     """The numbers of ``text`` that could answer "how many": not years, not
-    referring back, not the day of a date, not part of a name."""
+    referring back, not the day of a date (nor the month and day of "2023-12-20"),
+    not part of a name."""
+    in_dates = [(d.start(), d.end()) for d in _ISO_DATE.finditer(text)]
     return [
         m
         for m in NUMBER.finditer(text)
         if not _YEAR.match(m.group(0))
+        and not any(a <= m.start() < b for a, b in in_dates)
         and not _REFERRING.search(text[max(0, m.start() - 8) : m.start()])
         and not _MONTH_BEFORE_DAY.search(text[max(0, m.start() - 12) : m.start()])
         and not _DAY_BEFORE_MONTH.match(text, m.end())
