@@ -76,6 +76,9 @@ def test_a_hyphenated_country_is_one_name() -> None:
         "2022",
     ]
     assert question_names("Who flew the China-Russia patrol?") == ["China", "Russia"]
+    # "Sino-" is China in compounds only: the other part is the name a briefing writes
+    assert question_names("When was the first Sino-Russian bomber patrol?") == ["Russian"]
+    assert absent_names("Which Franco-German brigade deployed?", ["The German brigade deployed."]) == []
 
 
 def test_an_opening_verb_or_adverb_is_no_name() -> None:

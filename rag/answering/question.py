@@ -185,7 +185,9 @@ def question_names(question: str) -> list[str]:
         if len(words) == 1 and "-" in name and other_names(name):
             parts = [name]  # "Guinea-Bissau" is one country, not Guinea and Bissau
         elif len(words) == 1 and all(x[:1].isupper() for x in name.split("-") if x):
-            parts = [x for x in name.split("-") if x]  # "China-Russia": two parties
+            # "China-Russia": two parties. "Sino-Russian": "Sino-" is China's combining
+            # form, which no briefing writes alone; the other part is the name to look for.
+            parts = [x for x in name.split("-") if x and x.lower() not in _COMBINING_FORMS]
         elif any(c.isdigit() for c in name):
             parts = words  # "Russian Su-30SM": a party and a designation, often apart in the text
         else:
@@ -193,6 +195,14 @@ def question_names(question: str) -> list[str]:
         names += [x for x in parts if len(x) >= 3]
     names += _YEARS.findall(question)
     return list(dict.fromkeys(names))
+
+
+# The combining forms of peoples' and countries' names in English compounds ("Sino-Indian",
+# "Russo-Ukrainian", "Franco-German", "Anglo-French"): a closed class of the language.
+_COMBINING_FORMS = {
+    "sino", "russo", "franco", "anglo", "indo", "italo", "greco", "graeco", "turco", "austro", "hispano",
+    "luso", "nippo", "afro", "euro", "judeo", "serbo", "dano", "germano", "polono", "swedo", "fenno",
+}  # fmt: skip
 
 
 # Words that open a sentence and are in no lexicon of content words.
