@@ -91,8 +91,15 @@ _PREPOSITIONS = {
     "above",
 }
 _OPENERS = re.compile(
-    r"^\s*(?:and\s+)?(?:also\s+)?(?:what|how)\s+about\s+|^\s*and\s+(?:also\s+)?|^\s*also\s+|^\s*then\s+", re.I
+    r"^\s*(?:and\s+)?(?:also\s+)?(?:what|how)\s+about\s+|^\s*(?:and|so|but|ok|okay|well)\b,?\s+(?:also\s+)?"
+    r"|^\s*also\s+|^\s*then\s+",
+    re.I,
 )
+# A phrase set before the question and closed by a colon or a dash ("And the Turkish crew - how
+# many of them were taken?"): what the question's pronouns point at.
+_FRONTING = {":", "-", "\u2013", "\u2014"}
+# A yes/no question about "anyone" is not about anyone in particular: no antecedent.
+_INDEFINITE = {"anyone", "anybody", "someone", "somebody", "anything", "something", "any", "there"}
 _PRONOUNS = {
     "it",
     "its",
@@ -249,8 +256,9 @@ def antecedent(question: str) -> str:
     """The phrase a question is about, as a noun phrase: what "it" in the next turn points at."""
     tokens = _tokens(_ATTRIBUTION.sub("", question))
     verb = _verb_after_subject(tokens, 1) if tokens[:1] and tokens[0].lower() in _DO else None
-    if verb is not None and verb > 1:
-        # "Did a submarine take part in JIMEX 22?": what the next "it" points at is the subject.
+    if verb is not None and verb > 1 and not (verb == 2 and tokens[1].lower() in _INDEFINITE):
+        # "Did a submarine take part in JIMEX 22?": what the next "it" points at is the subject
+        # ("Did anyone claim it?" is about what was claimed, not about "anyone").
         subject = tokens[1:verb]
         while len(subject) > 1 and subject[-1].lower() in _ADVERBS:
             subject = subject[:-1]  # "Does the alliance still want ...": "still" is not the alliance
@@ -260,8 +268,12 @@ def antecedent(question: str) -> str:
         rest = [t for t in frame if t.lower() not in _WH | _QUANTITY | _AUX]
     # "When did Operation 1027 begin": an inverted question ends in its verb.
     if frame and frame[-1].lower() in {"did", "does", "do", "will", "can", "could", "would", "should"}:
-        while len(rest) > 1 and rest[-1][:1].islower() and not any(c.isdigit() for c in rest[-1]):
-            rest = rest[:-1]
+        verb = _verb_after_subject(rest, 0)
+        if verb is not None:
+            rest = rest[:verb]  # "When did [the Chinese Y-9] cross into Japanese airspace"
+        else:
+            while len(rest) > 1 and rest[-1][:1].islower() and not any(c.isdigit() for c in rest[-1]):
+                rest = rest[:-1]
     rest = [t for t in rest if t.lower() not in _AUX]
     if not rest:
         return ""
@@ -305,11 +317,28 @@ def _verb_after_subject(words: list[str], start: int) -> int | None:
     determiner ("the patrol report": "patrol" is a noun there)."""
     for i in range(start + 1, len(words)):
         w = words[i]
-        if not w[:1].islower() or words[i - 1].lower() in _DETERMINERS or w in _ADVERBS | _PREPOSITIONS:
+        before = words[i - 1]
+        if not w[:1].islower() or before.lower() in _DETERMINERS or w in _ADVERBS | _PREPOSITIONS:
             continue
-        if w in getAllLemmas(w, upos="VERB").get("VERB", ()):
+        if before.endswith(("'s", "\u2019s")):
+            continue  # "North Korea's space agency": after a possessive, a noun
+        if _base_verb(w) and not _verb_follows(words, i + 1):
             return i
     return None
+
+
+def _base_verb(word: str) -> bool:
+    return word in getAllLemmas(word, upos="VERB").get("VERB", ())
+
+
+def _verb_follows(words: list[str], i: int) -> bool:
+    """Whether ``words[i]`` is the verb rather than the word before it ("the boarding
+    team cut the search": "team" is a verb's form too, but "cut" is followed by its object)."""
+    if i >= len(words) or not words[i][:1].islower() or not _base_verb(words[i]):
+        return False
+    nxt = words[i + 1] if i + 1 < len(words) else ""
+    # ... by a determiner or a name: its object ("take part in" is one verb, "part" no other)
+    return nxt.lower() in _DETERMINERS or nxt[:1].isupper()
 
 
 def _head_noun(phrase: str) -> str:
@@ -395,7 +424,7 @@ def _is_question(tokens: list[str]) -> bool:
     # "And Poland, which was also hit?" is a fragment with a relative clause.
     fronted = bool(tokens) and tokens[0].lower() in _PREPOSITIONS
     for i, tok in enumerate(tokens[:-1]):
-        if (tok == ":" or (tok == "," and fronted)) and tokens[i + 1].lower() in _WH | _AUX:
+        if (tok in _FRONTING or (tok == "," and fronted)) and tokens[i + 1].lower() in _WH | _AUX:
             return True
     return False
 
@@ -442,10 +471,24 @@ def _answer_phrase(answer: str) -> list[str]:
 
 
 def _replace_pronouns(
-    tokens: list[str], ante: str, answer: str, context_phrase: str = "", initial: bool = True
+    tokens: list[str],
+    ante: str,
+    answer: str,
+    context_phrase: str = "",
+    initial: bool = True,
+    entity: list[str] | None = None,
+    place: list[str] | None = None,
+    circumstance: bool = False,
+    plural: list[str] | None = None,
 ) -> list[str]:
     """Each pronoun replaced by what it points at; where no phrase fits, what the
-    conversation is about (``context_phrase``, else the antecedent) is added at the end."""
+    conversation is about (``context_phrase``, else the antecedent) is added at the end.
+
+    ``entity``: the thing the previous answer named when the previous question asked
+    for one ("Which warship ...?" "The frigate Hessen."): what "it" points at next.
+    ``place``: the place the previous answer gave to "Where ...?": what "there" is.
+    ``circumstance``: the previous question asked why, how, when or where.
+    ``plural``: what "they" points at when the question says so itself (a fronted phrase)."""
     ante_tokens = _tokens(ante)
     head = _head_noun(ante)
     out: list[str] = []
@@ -470,6 +513,7 @@ def _replace_pronouns(
             low in {"that", "this", "those", "these"}
             and nxt[:1].islower()
             and nxt.lower() not in _AUX | _PREPOSITIONS | _ADVERBS
+            and not nxt.endswith("ly")  # "when did that officially start"
         ):
             out.append("the")  # "that flight" -> "the flight", the antecedent as context
             context = True
@@ -482,19 +526,29 @@ def _replace_pronouns(
         elif low == "other":
             out.append(tok)
             context = True
+        elif low in {"that", "this"} and i and tokens[i - 1].lower() in {"after", "before", "since", "until"}:
+            # "What happened to his party role after that?": that is the previous turn's event,
+            # which the context in brackets says; no noun phrase reads right in its place.
+            out.append(tok)
+            context = True
         elif low in {"that", "this"} and ({tokens[i - 1].lower() if i else "", nxt.lower()} & _COPULAS):
             # "Which firm was that?", "Is that still the number?": "that" is what the
             # answer said, not the question's phrase; keep it, add the phrase as context.
             out.append(tok)
             context = True
-        elif low in {"it", "that", "this"}:
+        elif low == "it":
+            out += entity or ante_tokens or [tok]
+        elif low in {"that", "this"}:
             out += ante_tokens or [tok]
         elif low == "its":
-            out += [*ante_tokens, "'s"] if ante_tokens else [tok]
+            owner = entity or ante_tokens
+            out += [*owner, "'s"] if owner else [tok]
         elif low == "there":
-            out += _modifiers(ante) or ["in", *ante_tokens]
+            out += ["in", *place] if place else _modifiers(ante) or ["in", *ante_tokens]
         elif low in {"they", "them", "those", "these", "their"}:
-            phrase = _answer_phrase(answer) or ante_tokens
+            # After "Why / How / When / Where did the team ...?" the answer is a reason or a
+            # time, not a party: "they" is the team. After "What did X receive?" it is the answer.
+            phrase = plural or (_answer_phrase(answer) if not circumstance else []) or ante_tokens
             out += [*phrase, "'s"] if low == "their" else phrase
         elif low in {"he", "she", "him", "his", "her"}:
             person = _person(answer, ante)
@@ -509,6 +563,38 @@ def _replace_pronouns(
     if context and ante_tokens:
         out = [t for t in out if t not in "?.!"] + ["(", *(_tokens(context_phrase) or ante_tokens), ")"]
     return out
+
+
+def _asked_entity(previous: str, answer: str) -> list[str]:
+    """What the previous answer named, when the previous question asked for one thing
+    ("Which warship ...?", "What rocket ...?"): "The frigate Hessen" as "the frigate Hessen".
+    Empty for a question about an event, a reason or several things ("Which countries ...?")."""
+    words = [t for t in _tokens(previous) if t not in "?.!"]
+    if len(words) < 3 or words[0].lower() not in {"which", "what"}:
+        return []
+    noun = next((w for w in words[1:4] if w[:1].islower()), "")  # "Which EU warship": warship
+    lemmas = getAllLemmas(noun, upos="NOUN").get("NOUN", ())
+    verb = getAllLemmas(noun, upos="VERB").get("VERB", ())
+    if not noun or noun in _AUX | _QUANTITY or (lemmas and noun not in lemmas) or (verb and not lemmas):
+        return []  # "What did ...", "What happened ...", "Which ships ..." (a plural)
+    phrase = _answer_phrase(_without_yes_no(answer))
+    if not phrase or not any(_is_name(t) for t in phrase[1:]):
+        return []
+    return ["the", *phrase[1:]] if phrase[0].lower() in {"the", "a", "an"} else phrase
+
+
+_PLACE_GIVEN = re.compile(
+    r"\b(?i:to|in|at|near|off|into|towards?)\s+((?:the\s+)?[A-Z][\w\-'\u2019]*(?:\s+(?:of\s+)?[A-Z][\w\-'\u2019]*)*)"
+)
+
+
+def _answered_place(previous: str, answer: str) -> list[str]:
+    """The place a "Where ...?" answer gave ("took it to Port-Gentil in Gabon": Port-Gentil):
+    what "there" in the next turn means."""
+    if not re.match(r"^\W*(?:to |from )?where\b", previous, re.I):
+        return []
+    found = _PLACE_GIVEN.search(answer)
+    return _tokens(found.group(1)) if found else []
 
 
 def _plural_before(tokens: list[str], i: int) -> bool:
@@ -596,11 +682,27 @@ def rewrite(question: str, history: list[dict] | None) -> Rewrite:
     named = ante if confirmed else _without_yes_no(answer)
     body = _OPENERS.sub("", question).strip()
     tokens = _tokens(body)
+    context = ante if confirmed else about(previous)
+    fronted = _fronted(tokens)
     if not _is_question(tokens) and _OPENERS.match(question):
         out = _complete_fragment(tokens, previous)
+    elif fronted:
+        # "the Turkish crew - how many of them were taken?": the pronouns are the fronted phrase.
+        out = _replace_pronouns(
+            tokens, _join(fronted), named, context, initial=not _OPENERS.match(question), plural=fronted
+        )
+        if context and not _own_names(fronted, initial=False) and "(" not in out:
+            out = [t for t in out if t not in "?.!"] + ["(", *_tokens(context), ")"]  # "the regional bloc's mission"
     elif _points_back(tokens):
         out = _replace_pronouns(
-            tokens, ante, named, ante if confirmed else about(previous), initial=not _OPENERS.match(question)
+            tokens,
+            ante,
+            named,
+            context,
+            initial=not _OPENERS.match(question),
+            entity=[] if confirmed else _asked_entity(previous, answer),
+            place=_answered_place(previous, answer),
+            circumstance=bool(re.match(r"^\W*(?:why|how|when|where)\s+(?:did|does|do)\b", previous, re.I)),
         )
     else:
         # Names nothing and points back at nothing: the conversation's subject is implied.
@@ -611,6 +713,19 @@ def rewrite(question: str, history: list[dict] | None) -> Rewrite:
     cut = words.index("(") if "(" in words and words[-1] == ")" else len(words)
     text, focus = _sentence(words), _sentence(words[:cut])
     return Rewrite(question, text, focus, previous, answer)
+
+
+def _fronted(tokens: list[str]) -> list[str]:
+    """The phrase set before the question and closed by a colon or a dash ("the Turkish
+    crew - how many ...?"), when it points back at nothing itself; else empty."""
+    for i, tok in enumerate(tokens[:-1]):
+        if tok in _FRONTING and tokens[i + 1].lower() in _WH | _AUX:
+            front = tokens[:i]
+            # "the two officers who were hurt with him - what are their names?": their = the officers
+            cut = next((j for j, t in enumerate(front) if t.lower() in {"who", "which", "that", "whose"}), len(front))
+            front = front[:cut]
+            return front if front and not _points_back(front) and front[0].lower() not in _WH else []
+    return []
 
 
 def _sentence(words: list[str]) -> str:

@@ -124,6 +124,36 @@ LUNPO = turns("What happened near Lunpo La in October?", "Indian and Chinese pat
             "How many sailors were aboard the cargo ship MV Tern off Aden, and how many of them were hurt (the"
             " cargo ship MV Tern off Aden)?",
         ),
+        # after "Which <thing> ...?" the answer names what "it" is
+        (
+            "Where had it set out from?",
+            turns("Which German warship shot down the drones?", "The frigate Hessen."),
+            "Where had the frigate Hessen set out from?",
+        ),
+        # after "Where ...?" the answer's place is what "there" is
+        (
+            "When did it get there?",
+            turns("Where did the tanker go after the raid?", "Its crew took it to Port-Gentil in Gabon."),
+            "When did the tanker get in Port-Gentil?",
+        ),
+        # a phrase set before a dash is what the question's pronouns point at
+        (
+            "And the Turkish crew - how many of them were taken?",
+            turns("Who was killed when pirates stormed the Mozart?", "The ship's engineer."),
+            "The Turkish crew - how many of the Turkish crew were taken (the Mozart)?",
+        ),
+        # after "Why did the team ...?" the answer is a reason: "they" is the team
+        (
+            "When did they get off?",
+            turns("Why did the boarding team cut the search short?", "Turkey objected to it."),
+            "When did the boarding team get off?",
+        ),
+        # "after that" is the previous turn's event, given as context; "So" opens, it is no name
+        (
+            "So what happened to his party role after that?",
+            turns("Did anyone claim the attack?", "Yes. Milan Radoicic said he had organised it."),
+            "What happened to Milan Radoicic's party role after that (whether anyone claimed the attack)?",
+        ),
         # who says it ("According to ...") is not what the question is about
         (
             "How many were children?",
@@ -181,6 +211,12 @@ def test_antecedent() -> None:
     # a yes/no question is about its subject: "What was its name?" after "No."
     assert antecedent("Did a submarine take part in JIMEX 22?") == "the submarine"
     assert antecedent("Does the alliance still want talks?") == "the alliance"
+    # the subject ends at its verb, even after a possessive or a noun that is also a verb
+    assert antecedent("What did North Korea's space agency say about the satellite?") == "North Korea's space agency"
+    assert antecedent("Why did the boarding team cut the search short?") == "the boarding team"
+    assert antecedent("When did the Chinese Y-9 cross into Japanese airspace?") == "the Chinese Y-9"
+    # "anyone" is nobody in particular: the question is about what was claimed
+    assert antecedent("Did anyone claim responsibility for the attack?") == "the attack"
     assert (
         antecedent("Who joined the joint air patrol over the East China Sea?")
         == "the joint air patrol over the East China Sea"
