@@ -113,16 +113,17 @@ def _unemphasised(line: str) -> str:
     return match.group(2).strip() if match else s
 
 
-def heading_candidate(line: str) -> str | None:
+def heading_candidate(line: str, max_words: int = 14) -> str | None:
     """The words of ``line`` if it could be a heading on its own terms: short,
     a capital or digit first, no final full stop, comma, colon or dash, not a
     list item, table row, ``Key: value`` line, date stamp, byline, greeting or
     marking, and not a sentence cut off by a line break. Whether it *is* one
-    depends on its neighbours (:func:`plain_headings`)."""
-    if len(line) > 120:
+    depends on its neighbours (:func:`plain_headings`). A file's first line may
+    be longer (``max_words``): a headline runs to 15 or 20 words."""
+    if len(line) > 150:
         return None
     s = _unemphasised(line)
-    if not 2 <= len(s) <= 100 or len(s.split()) > 14:
+    if not 2 <= len(s) <= 130 or len(s.split()) > max_words:
         return None
     if _BULLET.match(s) or _TABLE_LINE.match(s) or _TABLE_RULE.match(s) or _HEADING.match(s):
         return None
@@ -224,7 +225,7 @@ def _plain_headings(text: str) -> tuple[PlainHeading, ...]:
     def is_heading_at(i: int, *, allow_heading_after: bool) -> str | None:
         if i in taken:
             return None
-        title = heading_candidate(lines[i])
+        title = heading_candidate(lines[i], 20 if i == first else 14)
         if title is None:
             return None
         prev = lines[i - 1] if i > 0 else ""

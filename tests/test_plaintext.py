@@ -81,6 +81,11 @@ def titles(text: str) -> list[str]:
         ("Intro sentence.\n\nBackground\nTalks began in May.", ["Background"]),
         # Phrasal verbs end headlines.
         (f"Fighting Spills Across\n\n{BODY}", ["Fighting Spills Across"]),
+        # A headline of 15 words or more is still the title line at the top.
+        (
+            f"Pirates Kill a Crewman and Kidnap 15 From the Container Ship Mozart off Sao Tome\n\n{BODY}",
+            ["Pirates Kill a Crewman and Kidnap 15 From the Container Ship Mozart off Sao Tome"],
+        ),
     ],
 )
 def test_headings_found(text: str, expected: list[str]) -> None:
@@ -123,6 +128,8 @@ def test_headings_found(text: str, expected: list[str]) -> None:
         # A line ending with a full stop, comma or dash.
         f"Intro sentence.\nThe talks ended.\n{BODY}",
         f"Intro sentence.\nIn the north,\n{BODY}",
+        # Past the first line, a line of 15 words is a sentence's start, not a heading.
+        f"Intro sentence.\n\nPirates Kill a Crewman and Kidnap 15 From the Ship Mozart off Sao Tome Island\n\n{BODY}",
     ],
 )
 def test_not_headings(text: str) -> None:
