@@ -281,6 +281,51 @@ def test_train_from_shipped_weights(tmp_path):
     assert json.loads((out / "run.json").read_text())["command"].endswith(f"--init {WEIGHTS}")
 
 
+def test_span_targets_point_at_the_answer():
+    """The span head's targets: a positive's answer tokens, [CLS] for a negative, ignored when unknown."""
+    from rag.training.train import base_model_path, load_model, span_targets
+
+    _, tok = load_model(base_model_path())
+    rows = [
+        data.Example(
+            "Who founded it?",
+            "Harbor Town. It was founded by Maria Lopez.",
+            1,
+            "pos",
+            "a",
+            "Harbor Town",
+            "Maria Lopez",
+        ),
+        data.Example("Who founded it?", "Harbor Town. The port is quiet.", 0, "para", "a", "Harbor Town"),
+        data.Example("Who founded it?", "Harbor Town > Intro. Founded by Lopez.", 1, "tune-pos", "b", "Harbor Town"),
+    ]
+    enc = tok([r.question for r in rows], [r.text for r in rows], return_offsets_mapping=True)
+    starts, ends = span_targets(enc, rows)
+    assert tok.decode(enc["input_ids"][0][starts[0] : ends[0] + 1]) == "maria lopez"
+    assert (starts[1], ends[1]) == (0, 0) and (starts[2], ends[2]) == (-100, -100)
+
+
+def test_train_with_a_span_head(tmp_path):
+    """--span-weight trains a second head beside the reader's (checkpointed for --resume) and ships without it."""
+    import torch
+    from typer.testing import CliRunner
+
+    from rag.cli import app
+
+    squad, sample, heldout = _squad(tmp_path)
+    out = tmp_path / "run"
+    args = ["train-reader", "--out", str(out), "--epochs", "1", "--max-examples", "64", "--batch-size", "16"]
+    args += ["--squad", str(squad), "--sample", str(sample), "--heldout", str(heldout), "--span-weight", "0.5"]
+    result = CliRunner().invoke(app, args + ["--max-steps", "1"])
+    assert result.exit_code == 0, result.output
+    state = torch.load(out / "checkpoint" / "state.pt", weights_only=False)
+    assert state["span_head"]["weight"].shape == (2, 384)
+    assert json.loads((out / "run.json").read_text())["command"].endswith("--span-weight 0.5")
+    resumed = CliRunner().invoke(app, args + ["--resume"])
+    assert resumed.exit_code == 0 and "epoch 1 validation:" in resumed.output, resumed.output
+    assert not any("span" in k for k in torch.load(out / "checkpoint" / "state.pt", weights_only=False)["model"])
+
+
 def _ship_and_load(run: Path, tmp_path: Path, built) -> None:
     """Shipping writes fp16 weights less the frozen embeddings, a sha256 that the loader checks, and the attribution."""
     import hashlib

@@ -68,6 +68,13 @@ def train_reader_command(
         Path | None,
         typer.Option("--init", help="Start from these shipped weights (.safetensors) instead of the base model"),
     ] = None,
+    span_weight: Annotated[
+        float,
+        typer.Option(
+            "--span-weight",
+            help="Also train an answer-span head (start/end, [CLS] for no answer) with this loss weight; not shipped",
+        ),
+    ] = 0.0,
     ship: Annotated[
         bool,
         typer.Option(
@@ -113,8 +120,11 @@ def train_reader_command(
             max_steps=max_steps,
             log=progress.console.print,
             progress=progress,
-            command=_command(epochs, seed, max_examples, lr, batch_size, val_questions, tune, tune_repeat, init, holes),
+            command=_command(
+                epochs, seed, max_examples, lr, batch_size, val_questions, tune, tune_repeat, init, holes, span_weight
+            ),
             init=init,
+            span_weight=span_weight,
         )
     if (ship or ship_to) and (out / "reader.json").exists() and metrics.get("epoch") == epochs:
         from rag.answering.readers.minilm import WEIGHTS
@@ -135,6 +145,7 @@ def _command(
     tune_repeat: int = 1,
     init: Path | None = None,
     holes: bool = False,
+    span_weight: float = 0.0,
 ) -> str:
     """The command line that reproduces this run's data and schedule (recorded in run.json and the shipped json)."""
     parts = [
@@ -150,4 +161,5 @@ def _command(
     parts += [f"--tune-repeat {tune_repeat}"] if tune and tune_repeat != 1 else []
     parts += [f"--init {init}"] if init else []
     parts += ["--holes"] if holes else []
+    parts += [f"--span-weight {span_weight:g}"] if span_weight else []
     return " ".join(parts)

@@ -59,6 +59,7 @@ class Example:
     kind: str  # pos | para | topic | swap | attr | hole
     qid: str
     title: str
+    answer: str = ""  # a positive's gold answer, found in ``text`` (the span head's target)
 
 
 @dataclass(frozen=True)
@@ -365,7 +366,7 @@ def question_examples(
     head = title.replace("_", " ")
     pair = lambda unit: f"{head}. {unit}"  # noqa: E731
     unit = units[gold]
-    out = [Example(question, pair(unit), 1, "pos", qid, title)]
+    out = [Example(question, pair(unit), 1, "pos", qid, title, answer)]
     ans = answer.lower()
     # A unit that repeats the answer may answer too: not a safe negative.
     para = best_by_overlap(question, [u for i, u in enumerate(units) if i != gold and ans not in u.lower()])

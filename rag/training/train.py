@@ -5,6 +5,12 @@ bi-encoder weights, trained with BCE on ``data.build`` pairs. The word
 embeddings stay frozen: they are the bulk of nothing-to-learn (30k x 384)
 and keeping them equal to the base's means a shipped reader is the 6 layers
 plus the head (~11M params) on top of the model already installed.
+
+With ``span_weight`` a second head learns where the answer is (SQuAD 2.0
+style: start and end over the unit's tokens, both at ``[CLS]`` when the unit
+does not answer), its loss added to the BCE with that weight. It only shapes
+the shared layers during training and is not shipped: the reader stays one
+logit (docs/answerability.md, round 9).
 """
 
 from __future__ import annotations
@@ -38,6 +44,28 @@ def load_model(path: str):
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
     return model, tok
+
+
+def span_targets(enc, examples: list[Example]) -> tuple[list[int], list[int]]:
+    """Token positions of each positive's answer in its (question, text) encoding;
+    0 ([CLS], "no answer here") for negatives; -100 (ignored) for a positive whose
+    answer is unknown (in-domain pairs) or cut off by truncation."""
+    starts, ends = [], []
+    for k, e in enumerate(examples):
+        start = end = 0 if e.label == 0 else -100
+        at = e.text.find(e.answer, len(e.title) + 2) if e.label == 1 and e.answer else -1
+        if at >= 0:
+            a0, a1 = at, at + len(e.answer)
+            tokens = [
+                t
+                for t, (off, seq) in enumerate(zip(enc["offset_mapping"][k], enc.sequence_ids(k), strict=True))
+                if seq == 1 and off[0] < a1 and off[1] > a0
+            ]
+            if tokens:
+                start, end = tokens[0], tokens[-1]
+        starts.append(start)
+        ends.append(end)
+    return starts, ends
 
 
 def batches(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -91,6 +119,7 @@ def train(
     progress=None,
     command: str = "",
     init: Path | None = None,
+    span_weight: float = 0.0,
 ) -> dict:
     """Train, printing validation metrics each epoch; returns the last metrics.
 
@@ -112,14 +141,23 @@ def train(
     model.base_model.embeddings.word_embeddings.weight.requires_grad_(False)
     dev = device()
     model.to(dev)
+    span_head = torch.nn.Linear(model.config.hidden_size, 2).to(dev) if span_weight > 0 else None
     train_ex: list[Example] = built.train
-    enc = tok([e.question for e in train_ex], [e.text for e in train_ex], truncation=True, max_length=MAX_LENGTH)
+    enc = tok(
+        [e.question for e in train_ex],
+        [e.text for e in train_ex],
+        truncation=True,
+        max_length=MAX_LENGTH,
+        return_offsets_mapping=span_head is not None,
+    )
     ids = enc["input_ids"]
     types = enc["token_type_ids"]
     labels = [float(e.label) for e in train_ex]
+    starts, ends = span_targets(enc, train_ex) if span_head is not None else ([], [])
     per_epoch = len(batches([len(x) for x in ids], batch_size, seed, 0))
     total = per_epoch * epochs
     params = [p for p in model.parameters() if p.requires_grad]
+    params += list(span_head.parameters()) if span_head is not None else []
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     sched = get_linear_schedule_with_warmup(opt, int(total * warmup), total)
     meta = {
@@ -136,6 +174,7 @@ def train(
         "trainable_params": sum(p.numel() for p in params),
         "command": command,
         "init": str(init) if init else None,
+        "span_weight": span_weight,
     }
     (out / "run.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     step, start_epoch, skip = 0, 0, 0
@@ -147,6 +186,8 @@ def train(
         if state["n_examples"] != len(train_ex) or state["seed"] != seed:
             raise ValueError("--resume needs the same data: seed and --max-examples as the checkpointed run")
         model.load_state_dict(state["model"])
+        if span_head is not None:
+            span_head.load_state_dict(state["span_head"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
@@ -158,6 +199,7 @@ def train(
             out,
             {
                 "model": model.state_dict(),
+                "span_head": span_head.state_dict() if span_head is not None else None,
                 "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(),
                 "torch_rng": torch.get_rng_state(),
@@ -170,6 +212,7 @@ def train(
         )
 
     loss_fn = torch.nn.BCEWithLogitsLoss()
+    span_loss = torch.nn.CrossEntropyLoss(ignore_index=-100)
     metrics: dict = {}
     done_now = 0
     live = bool(progress and progress.console.is_terminal)
@@ -193,8 +236,22 @@ def train(
                 "token_type_ids": pad([types[i] for i in idx], width),
                 "attention_mask": (input_ids != 0).long(),
             }
-            logits = model(**batch).logits[:, 0]
-            loss = loss_fn(logits, torch.tensor([labels[i] for i in idx], device=dev))
+            if span_head is None:
+                logits = model(**batch).logits[:, 0]
+                loss = loss_fn(logits, torch.tensor([labels[i] for i in idx], device=dev))
+            else:
+                encoded = model.base_model(**batch)
+                logits = model.classifier(model.dropout(encoded.pooler_output))[:, 0]
+                loss = loss_fn(logits, torch.tensor([labels[i] for i in idx], device=dev))
+                # Start and end over the unit's tokens or [CLS]; the question's tokens and padding are out.
+                where = (batch["token_type_ids"] == 1) & (batch["attention_mask"] == 1)
+                where[:, 0] = True
+                start_end = span_head(encoded.last_hidden_state).masked_fill(~where[..., None], -1e4)
+                target_s = torch.tensor([starts[i] for i in idx], device=dev)
+                target_e = torch.tensor([ends[i] for i in idx], device=dev)
+                if bool((target_s >= 0).any()):
+                    both = span_loss(start_end[..., 0], target_s) + span_loss(start_end[..., 1], target_e)
+                    loss = loss + span_weight * both / 2
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
