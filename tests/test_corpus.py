@@ -21,6 +21,11 @@ QUESTIONS = CORPUS / "questions" / "briefings.jsonl"  # the tune split
 # Questions on the plain-text briefings held out from tuning (to be merged into test.jsonl).
 TEST = CORPUS / "questions" / "test.jsonl"  # the test split: measured on, never tuned on
 HOLDOUT = CORPUS / "questions" / "holdout.jsonl"  # written blind from the briefings alone; measured on
+# New briefings with questions of their own, written blind to the answerer: "dev" may be tuned on,
+# "blind" is measured only. Their questions cite corpus/fresh/briefings; the index holds both folders.
+FRESH = CORPUS / "fresh" / "briefings"
+DEV = CORPUS / "fresh" / "questions" / "dev.jsonl"
+BLIND = CORPUS / "fresh" / "questions" / "blind.jsonl"
 
 TYPES = {
     "factoid",
@@ -69,7 +74,9 @@ def _load_questions(path: Path = QUESTIONS) -> list[dict]:
 QUESTION_ROWS = _load_questions() if QUESTIONS.exists() else []
 TEST_ROWS = _load_questions(TEST) if TEST.exists() else []
 HOLDOUT_ROWS = _load_questions(HOLDOUT) if HOLDOUT.exists() else []
-ALL_ROWS = QUESTION_ROWS + TEST_ROWS + HOLDOUT_ROWS
+DEV_ROWS = _load_questions(DEV) if DEV.exists() else []
+BLIND_ROWS = _load_questions(BLIND) if BLIND.exists() else []
+ALL_ROWS = QUESTION_ROWS + TEST_ROWS + HOLDOUT_ROWS + DEV_ROWS + BLIND_ROWS
 # Markdown briefings (title, Date:/Region: lines, ## sections) and plain-text
 # briefings in the users' own format (dateline, unmarked headline lines, lists
 # and pipe tables; no Markdown): both are sources questions may cite.
@@ -77,7 +84,10 @@ MD_TEXTS = {p.name: p.read_text(encoding="utf-8") for p in sorted(BRIEFINGS.glob
 TXT_TEXTS = (
     {p.name: p.read_text(encoding="utf-8") for p in sorted(BRIEFINGS.glob("*.txt"))} if BRIEFINGS.exists() else {}
 )
-BRIEFING_TEXTS = {**MD_TEXTS, **TXT_TEXTS}
+FRESH_TEXTS = (
+    {p.name: p.read_text(encoding="utf-8") for p in sorted(FRESH.iterdir()) if p.is_file()} if FRESH.exists() else {}
+)
+BRIEFING_TEXTS = {**MD_TEXTS, **TXT_TEXTS, **FRESH_TEXTS}
 
 
 def _qid(row: dict) -> str:
@@ -226,6 +236,36 @@ def test_holdout_split_shape():
     others = {" ".join(r["question"].lower().split()) for r in QUESTION_ROWS + TEST_ROWS}
     repeated = [r["id"] for r in HOLDOUT_ROWS if " ".join(r["question"].lower().split()) in others]
     assert not repeated, f"holdout questions repeated from the other splits: {repeated}"
+
+
+@pytest.mark.parametrize("split", ["dev", "blind"])
+def test_fresh_split_shape(split):
+    """The splits over new briefings (corpus/fresh): every type, near misses, follow-up
+    conversations; each question about the new briefings only; no question shared with
+    another split; no briefing shared between dev and blind."""
+    rows = DEV_ROWS if split == "dev" else BLIND_ROWS
+    counts = Counter(r["type"] for r in rows)
+    assert len(rows) >= 100 and counts["unanswerable"] >= 30, counts
+    assert set(counts) == TYPES, f"types missing from the {split} split: {TYPES - set(counts)}"
+    conversations = [r for r in rows if r.get("history")]
+    assert len(conversations) >= 30 and sum(r["type"] == "unanswerable" for r in conversations) >= 8
+    assert all(s in FRESH_TEXTS for r in rows for s in r["sources"])
+    others = [r for r in ALL_ROWS if r not in rows]
+    seen = {" ".join(r["question"].lower().split()) for r in others}
+    repeated = [r["id"] for r in rows if " ".join(r["question"].lower().split()) in seen]
+    assert not repeated, f"{split} questions repeated from the other splits: {repeated}"
+    cited = {s for r in rows for s in r["sources"]}
+    other = DEV_ROWS if split == "blind" else BLIND_ROWS
+    assert not cited & {s for r in other for s in r["sources"]}, "dev and blind must not share a briefing"
+
+
+def test_fresh_briefings_are_new():
+    """New briefings: Markdown and plain text, none of the sample corpus's files or titles."""
+    assert len(FRESH_TEXTS) >= 16, len(FRESH_TEXTS)
+    assert {Path(n).suffix for n in FRESH_TEXTS} == {".md", ".txt"}
+    assert not set(FRESH_TEXTS) & (set(MD_TEXTS) | set(TXT_TEXTS))
+    titles = {t.splitlines()[0].lstrip("# ").strip() for t in {**MD_TEXTS, **TXT_TEXTS}.values()}
+    assert not titles & {t.splitlines()[0].lstrip("# ").strip() for t in FRESH_TEXTS.values()}
 
 
 def test_type_minimums():
