@@ -233,6 +233,8 @@ def test_unit_vectors_do_not_depend_on_their_batch(backend: str, tmp_path) -> No
         ("JIMEX 22 and Type 12 missiles under Resolution 2231.", []),  # numbers inside names
         ("About 20 aircraft and 300 soldiers.", ["20", "300"]),
         ("The attack was reported on 2023-12-20 by 12 officials.", ["12"]),  # month and day of an ISO date
+        ("Navy: Oman; Regional rank: 2; Ships sent: 4", ["4"]),  # a rank is a place in an order
+        ("The navy, ranked 7 in the region, sent 3 ships.", ["3"]),
     ],
 )
 def test_figures_count_only_what_could_answer_how_many(text: str, counted: list[str]) -> None:
@@ -369,6 +371,25 @@ def test_a_further_unit_must_be_about_the_question(tmp_path) -> None:
         "What is the value of the transport helicopter sale that the United States approved?", settings=settings
     )
     assert not value.refused and "997 million dollars" in value.text, value.text
+
+
+def test_a_figure_in_the_chosen_units_must_count_what_is_asked(tmp_path) -> None:
+    """A rank or a row number beside the asked subject is no count: the briefing
+    says "several" vessels and ranks the navies in a table, so "how many" is refused."""
+    settings = _indexed(
+        tmp_path,
+        {
+            "strait.md": "# Navies Escort Tankers Through the Strait\n\n"
+            "Several warships escorted the tanker convoy through the strait this week.\n\n"
+            "| Navy | Regional rank | Convoy role |\n|---|---|---|\n"
+            "| Oman | 2 | Escorted the tanker convoy |\n| India | 1 | Air cover for the convoy |\n\n"
+            "The voyage lasted 40 hours and ended on Friday.\n",
+        },
+    )
+    warships = rag.ask("How many warships escorted the tanker convoy?", settings=settings)
+    assert warships.refused, warships.text
+    hours = rag.ask("How many hours did the voyage last?", settings=settings)
+    assert not hours.refused and "40 hours" in hours.text, hours.text
 
 
 def test_a_question_across_briefings_quotes_each_without_naming_them(tmp_path) -> None:

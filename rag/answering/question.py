@@ -330,6 +330,8 @@ _MONTH_BEFORE_DAY = re.compile(rf"\b(?:{_MONTH}|{_SHORT_MONTH})\s+$", re.I)
 _DESIGNATION_BEFORE = re.compile(
     r"(?:\b[A-Z][A-Z0-9\-]*[A-Z][A-Z0-9\-]*|\b(?:Type|Article|Resolution|Unit|Phase|No\.|Number|Block|Batch|Flight))\s+$"
 )
+# Nor a place in an order ("Naval Strength Rank: 1", "ranked 3"): a rank counts nothing.
+_RANK_BEFORE = re.compile(r"\brank(?:ed|ing)?\s*(?::|\bNo\.|#)?\s*$", re.I)
 
 
 _ISO_DATE = re.compile(r"\b\d{4}-\d\d-\d\d\b")
@@ -349,6 +351,7 @@ def figures(text: str) -> list[re.Match]:
         and not _MONTH_BEFORE_DAY.search(text[max(0, m.start() - 12) : m.start()])
         and not _DAY_BEFORE_MONTH.match(text, m.end())
         and not _DESIGNATION_BEFORE.search(text[max(0, m.start() - 20) : m.start()])
+        and not _RANK_BEFORE.search(text[max(0, m.start() - 16) : m.start()])
         and not (m.group(0).lower() == "one" and _ONE_OF.match(text, m.end()))
     ]
 
