@@ -373,9 +373,9 @@ def test_a_further_unit_must_be_about_the_question(tmp_path) -> None:
     assert not value.refused and "997 million dollars" in value.text, value.text
 
 
-def test_a_figure_in_the_chosen_units_must_count_what_is_asked(tmp_path) -> None:
-    """A rank or a row number beside the asked subject is no count: the briefing
-    says "several" vessels and ranks the navies in a table, so "how many" is refused."""
+def test_a_table_rank_does_not_answer_how_many(tmp_path) -> None:
+    """A rank in a table row about the asked subject is no count: the briefing says
+    "several" warships and ranks the navies in a table, so "how many" is refused."""
     settings = _indexed(
         tmp_path,
         {
