@@ -236,13 +236,12 @@ def train(
                 "token_type_ids": pad([types[i] for i in idx], width),
                 "attention_mask": (input_ids != 0).long(),
             }
-            if span_head is None:
-                logits = model(**batch).logits[:, 0]
-                loss = loss_fn(logits, torch.tensor([labels[i] for i in idx], device=dev))
-            else:
-                encoded = model.base_model(**batch)
-                logits = model.classifier(model.dropout(encoded.pooler_output))[:, 0]
-                loss = loss_fn(logits, torch.tensor([labels[i] for i in idx], device=dev))
+            # The steps of the model's own forward (encoder, dropout, classifier), kept
+            # apart so that the span head reads the same encoding.
+            encoded = model.base_model(**batch)
+            logits = model.classifier(model.dropout(encoded.pooler_output))[:, 0]
+            loss = loss_fn(logits, torch.tensor([labels[i] for i in idx], device=dev))
+            if span_head is not None:
                 # Start and end over the unit's tokens or [CLS]; the question's tokens and padding are out.
                 where = (batch["token_type_ids"] == 1) & (batch["attention_mask"] == 1)
                 where[:, 0] = True
