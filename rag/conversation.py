@@ -480,6 +480,7 @@ def _replace_pronouns(
     place: list[str] | None = None,
     circumstance: bool = False,
     plural: list[str] | None = None,
+    last_place: list[str] | None = None,
 ) -> list[str]:
     """Each pronoun replaced by what it points at; where no phrase fits, what the
     conversation is about (``context_phrase``, else the antecedent) is added at the end.
@@ -488,7 +489,9 @@ def _replace_pronouns(
     for one ("Which warship ...?" "The frigate Hessen."): what "it" points at next.
     ``place``: the place the previous answer gave to "Where ...?": what "there" is.
     ``circumstance``: the previous question asked why, how, when or where.
-    ``plural``: what "they" points at when the question says so itself (a fronted phrase)."""
+    ``plural``: what "they" points at when the question says so itself (a fronted phrase).
+    ``last_place``: the place the conversation last named, what "there" is when nothing
+    nearer says."""
     ante_tokens = _tokens(ante)
     head = _head_noun(ante)
     out: list[str] = []
@@ -544,7 +547,7 @@ def _replace_pronouns(
             owner = entity or ante_tokens
             out += [*owner, "'s"] if owner else [tok]
         elif low == "there":
-            out += ["in", *place] if place else _modifiers(ante) or ["in", *ante_tokens]
+            out += ["in", *place] if place else _modifiers(ante) or ["in", *(last_place or ante_tokens)]
         elif low in {"they", "them", "those", "these", "their"}:
             # After "Why / How / When / Where did the team ...?" the answer is a reason or a
             # time, not a party: "they" is the team. After "What did X receive?" it is the answer.
@@ -593,8 +596,27 @@ def _answered_place(previous: str, answer: str) -> list[str]:
     what "there" in the next turn means."""
     if not re.match(r"^\W*(?:to |from )?where\b", previous, re.I):
         return []
-    found = _PLACE_GIVEN.search(answer)
-    return _tokens(found.group(1)) if found else []
+    return _place_in(answer)
+
+
+def _place_in(text: str) -> list[str]:
+    """The first place ``text`` names after a preposition of place ("in the Gulf of Guinea");
+    "in March" is a time."""
+    for found in _PLACE_GIVEN.finditer(text):
+        words = _tokens(found.group(1))
+        if words and _kind(words[0] if words[0].lower() != "the" else words[-1]) != "month":
+            return words
+    return []
+
+
+def _last_place(turns: list[dict]) -> list[str]:
+    """The place the conversation last named, newest turn first: what "there" points at
+    when the earlier question's phrase holds no place ("How far did those attacks reach?")."""
+    for turn in reversed(turns):
+        place = _place_in(re.sub(r"\s*\[\d+\]", "", turn["content"]))
+        if place:
+            return place
+    return []
 
 
 def _plural_before(tokens: list[str], i: int) -> bool:
@@ -702,6 +724,7 @@ def rewrite(question: str, history: list[dict] | None) -> Rewrite:
             initial=not _OPENERS.match(question),
             entity=[] if confirmed else _asked_entity(previous, answer),
             place=_answered_place(previous, answer),
+            last_place=_last_place(turns),
             circumstance=bool(re.match(r"^\W*(?:why|how|when|where)\s+(?:did|does|do)\b", previous, re.I)),
         )
     else:

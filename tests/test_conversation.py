@@ -136,6 +136,16 @@ LUNPO = turns("What happened near Lunpo La in October?", "Indian and Chinese pat
             turns("Where did the tanker go after the raid?", "Its crew took it to Port-Gentil in Gabon."),
             "When did the tanker get in Port-Gentil?",
         ),
+        # otherwise "there" is the place the conversation last named, not "in <the phrase>";
+        # "in March" names a time
+        (
+            "How many incidents were logged there?",
+            [
+                *turns("What did the IMB report about kidnappings?", "Most were taken in March in the Gulf of Guinea."),
+                *turns("How far from shore did those attacks reach?", "As far as 200 nautical miles."),
+            ],
+            "How many incidents were logged in the Gulf of Guinea?",
+        ),
         # a phrase set before a dash is what the question's pronouns point at
         (
             "And the Turkish crew - how many of them were taken?",
