@@ -252,9 +252,29 @@ def _strip_frame(tokens: list[str]) -> tuple[list[str], list[str]]:
 _ATTRIBUTION = re.compile(r"^\s*(?:according to|as reported by|as per|per)\b[^,?]*,\s*", re.I)
 
 
+def _first_part(tokens: list[str]) -> list[str]:
+    """The first question of several ("Who seized the ship | and where did they take it?",
+    "Which firm did the EU list | , and for what?"): its subject is what the next turn
+    points at. A question opens with its wh-word or auxiliary; a phrase set before it
+    ("In 2023, how many ...") is kept."""
+    if not tokens or tokens[0].lower() not in _WH | _AUX:
+        return tokens
+    for i in range(2, len(tokens) - 1):
+        if tokens[i] not in {",", "and", "or"}:
+            continue
+        j = i
+        while j < len(tokens) and tokens[j].lower() in {",", "and", "or"}:
+            j += 1
+        if j < len(tokens) and tokens[j].lower() in _PREPOSITIONS:
+            j += 1  # ", and for what"
+        if j < len(tokens) and tokens[j].lower() in _WH | _AUX:
+            return tokens[:i]  # not at a list's comma ("Iran, Russia and China")
+    return tokens
+
+
 def antecedent(question: str) -> str:
     """The phrase a question is about, as a noun phrase: what "it" in the next turn points at."""
-    tokens = _tokens(_ATTRIBUTION.sub("", question))
+    tokens = _first_part(_tokens(_ATTRIBUTION.sub("", question)))
     verb = _verb_after_subject(tokens, 1) if tokens[:1] and tokens[0].lower() in _DO else None
     if verb is not None and verb > 1 and not (verb == 2 and tokens[1].lower() in _INDEFINITE):
         # "Did a submarine take part in JIMEX 22?": what the next "it" points at is the subject
@@ -292,7 +312,7 @@ def about(question: str) -> str:
     the depot", "Did a submarine take part?" -> "whether a submarine took part" (a
     question inverted with "did" / "does" / "do" becomes a clause); any other
     question gives its antecedent."""
-    words = [t for t in _tokens(_ATTRIBUTION.sub("", question)) if t not in "?.!"]
+    words = [t for t in _first_part(_tokens(_ATTRIBUTION.sub("", question))) if t not in "?.!"]
     first = words[0].lower() if words else ""
     # "How did X get in" -> "how X got in"; "What ship did X stop" -> "what ship X stopped";
     # "Did X take part" -> "whether X took part".

@@ -231,6 +231,13 @@ def test_antecedent() -> None:
         antecedent("Who joined the joint air patrol over the East China Sea?")
         == "the joint air patrol over the East China Sea"
     )
+    # of a question in two parts, the first says what the next turn points at; a list's comma is no part
+    assert antecedent("Who seized the Galaxy Leader and where did they take it?") == "the Galaxy Leader"
+    assert antecedent("How many sailors were aboard, and how many were hurt?") == "the sailors aboard"
+    assert (
+        about("What unit does Japan keep on Yonaguni, and how many personnel?") == "what unit Japan keeps on Yonaguni"
+    )
+    assert antecedent("Who trained with Iran, Russia and China?") == "the events with Iran, Russia and China"
 
 
 def test_follow_up_is_answered_from_its_own_focus(corpus_settings: rag.Settings) -> None:
