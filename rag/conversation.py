@@ -347,6 +347,13 @@ def _verb_after_subject(words: list[str], start: int) -> int | None:
     return None
 
 
+def _only_verb(word: str) -> bool:
+    """A verb's form that is no noun ("happened", "went", "happen"); a gerund reads as
+    a noun after "that" ("that shelling")."""
+    lemmas = getAllLemmas(word)
+    return "VERB" in lemmas and "NOUN" not in lemmas and not word.endswith("ing")
+
+
 def _base_verb(word: str) -> bool:
     return word in getAllLemmas(word, upos="VERB").get("VERB", ())
 
@@ -537,6 +544,7 @@ def _replace_pronouns(
             and nxt[:1].islower()
             and nxt.lower() not in _AUX | _PREPOSITIONS | _ADVERBS
             and not nxt.endswith("ly")  # "when did that officially start"
+            and not _only_verb(nxt)
         ):
             out.append("the")  # "that flight" -> "the flight", the antecedent as context
             context = True
@@ -554,9 +562,12 @@ def _replace_pronouns(
             # which the context in brackets says; no noun phrase reads right in its place.
             out.append(tok)
             context = True
-        elif low in {"that", "this"} and ({tokens[i - 1].lower() if i else "", nxt.lower()} & _COPULAS):
-            # "Which firm was that?", "Is that still the number?": "that" is what the
-            # answer said, not the question's phrase; keep it, add the phrase as context.
+        elif low in {"that", "this"} and (
+            {tokens[i - 1].lower() if i else "", nxt.lower()} & _COPULAS or _only_verb(nxt)
+        ):
+            # "Which firm was that?", "Is that still the number?", "Has that happened before?":
+            # "that" is what the answer said or told of, not the question's phrase; keep it,
+            # add the phrase as context.
             out.append(tok)
             context = True
         elif low == "it":

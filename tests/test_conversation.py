@@ -164,6 +164,12 @@ LUNPO = turns("What happened near Lunpo La in October?", "Indian and Chinese pat
             turns("Did anyone claim the attack?", "Yes. Milan Radoicic said he had organised it."),
             "What happened to Milan Radoicic's party role after that (whether anyone claimed the attack)?",
         ),
+        # "that" before a verb is the subject, what the answer told of: no "the happened"
+        (
+            "Has that happened before?",
+            turns("What did the survey vessel do off Yakushima?", "It entered Japanese waters."),
+            "Has that happened before (what the survey vessel did off Yakushima)?",
+        ),
         # who says it ("According to ...") is not what the question is about
         (
             "How many were children?",
