@@ -151,6 +151,8 @@ _DO = {"did", "does", "do"}
 # A reaction with its object left out ("How did Minsk respond?") is to the conversation's event.
 _REACTION = re.compile(r"\b(?:respond|react|reply|retaliate|answer|comment)(?:ed|s)?\s*[?.!]*\s*$", re.I)
 # A word (letters of any alphabet, digits; inner apostrophes, hyphens, dots) or one other character.
+# An answer's citation markers ("... in Gabon. [1]"): no part of what it says.
+_MARKERS = re.compile(r"\s*\[\d+\]")
 _TOKEN = re.compile(r"[^\W_](?:[^\W_]|['’\-.])*[^\W_]|[^\W_]|[^\s\w]|_")
 
 
@@ -644,7 +646,7 @@ def _last_place(turns: list[dict]) -> list[str]:
     """The place the conversation last named, newest turn first: what "there" points at
     when the earlier question's phrase holds no place ("How far did those attacks reach?")."""
     for turn in reversed(turns):
-        place = _place_in(re.sub(r"\s*\[\d+\]", "", turn["content"]))
+        place = _place_in(_MARKERS.sub("", turn["content"]))
         if place:
             return place
     return []
@@ -727,7 +729,7 @@ def rewrite(question: str, history: list[dict] | None) -> Rewrite:
     last = users[-1]
     previous = rewrite(turns[last]["content"], turns[:last]).standalone
     answer = next((t["content"] for t in turns[last + 1 :] if t.get("role") == "assistant"), "")
-    answer = re.sub(r"\s*\[\d+\]", "", answer)
+    answer = _MARKERS.sub("", answer)
     opener = _tokens(previous)[:1]
     confirmed = _confirmed_phrase(answer) if opener and opener[0].lower() in _AUX else []
     ante = _join(confirmed) if confirmed else antecedent(previous)
