@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import rag
-from rag.answering.question import absent_names, name_found
+from rag.answering.question import absent_names, name_found, question_parts
 
 
 def _indexed(tmp_path, files: dict[str, str]) -> rag.Settings:
@@ -371,6 +371,49 @@ def test_a_further_unit_must_be_about_the_question(tmp_path) -> None:
         "What is the value of the transport helicopter sale that the United States approved?", settings=settings
     )
     assert not value.refused and "997 million dollars" in value.text, value.text
+
+
+@pytest.mark.parametrize(
+    ("question", "parts"),
+    [
+        (
+            "How many were aboard her, and how many of them were Sri Lankan?",
+            ["How many were aboard her", "how many of them were Sri Lankan?"],
+        ),
+        ("Which firm did the EU list, and for what?", ["Which firm did the EU list and for what?"]),  # too short
+        ("Who joined the patrol and where?", ["Who joined the patrol and where?"]),
+        ("Which ships from Iran, Russia and China took part?", ["Which ships from Iran, Russia and China took part?"]),
+        (  # the phrase set before the first question belongs to it
+            "In the attack on the palace, who was the target, and did he come through it?",
+            ["In the attack on the palace, who was the target", "did he come through it?"],
+        ),
+    ],
+)
+def test_question_parts(question: str, parts: list[str]) -> None:
+    assert question_parts(question) == parts
+
+
+def test_each_part_of_a_question_is_answered(tmp_path) -> None:
+    """The reader, given the whole question, ranks the sentence with the village first;
+    the officer's name is a different sentence with no word of the question but "officer",
+    found by reading the second part alone. The order of the parts does not matter."""
+    settings = _indexed(
+        tmp_path,
+        {
+            "ambush.md": "# Police Patrol Ambushed Near the Border\n\n"
+            "Before dawn on 4 May 2024 a police patrol was ambushed at the bridge into Korvik, a village in Ostra "
+            "municipality about 12 kilometres from the border. The gunmen had blocked the bridge with two lorries. "
+            "Officer Dana Miret, a 41-year-old traffic policeman, was killed and two colleagues were hurt. "
+            "The gunmen then withdrew into the hills.\n\n"
+            "Shops in the town stayed closed for a week, and the border crossing was shut for three days.\n",
+        },
+    )
+    for question in (
+        "Which police officer died in the border ambush, and in which municipality is the village where it happened?",
+        "In which municipality is the village where the border ambush happened, and which officer was killed?",
+    ):
+        answer = rag.ask(question, settings=settings)
+        assert "Ostra" in answer.text and "Dana Miret" in answer.text, answer.text
 
 
 def test_a_table_rank_does_not_answer_how_many(tmp_path) -> None:

@@ -571,6 +571,40 @@ _MULTI_DOC = re.compile(
 )
 
 
+# A second question joined to the first (", and where did they take it?", "; how many ...?"):
+# it opens with a wh-word or an auxiliary, perhaps after a preposition ("and for what?").
+_WH_OR_AUX = (
+    r"(?:who|whom|whose|what|when|where|which|why|how|is|are|was|were|did|does|do|has|have|had|"
+    r"can|could|will|would|should)\b"
+)
+_PART_BREAK = re.compile(
+    rf"(?:,\s*|\s+)(?:and|or|but)\s+(?=(?:(?:for|to|from|in|on|at|by|with|of)\s+)?{_WH_OR_AUX})|[,;]\s+(?={_WH_OR_AUX})",
+    re.I,
+)
+
+
+_OPENS_PART = re.compile(rf"(?:(?:for|to|from|in|on|at|by|with|of)\s+)?{_WH_OR_AUX}", re.I)
+
+
+def question_parts(question: str) -> list[str]:
+    """The questions joined in ``question``: "How many were aboard her, and how many of
+    them were Sri Lankan?" -> ["How many were aboard her", "how many of them were Sri
+    Lankan?"]. A list ("Iran, Russia and China") or a bare "and where?" is no break:
+    a part of fewer than three words is joined back to the one before it."""
+    parts: list[str] = []
+    asks: list[bool] = []  # whether each part holds a question yet ("In 2023," does not)
+    for piece in filter(None, (p.strip() for p in _PART_BREAK.split(question))):
+        opens = bool(_OPENS_PART.match(piece))
+        if parts and len(piece.split()) < 3:
+            parts[-1] = f"{parts[-1]} and {piece}"
+        elif parts and not asks[-1]:
+            parts[-1], asks[-1] = f"{parts[-1]}, {piece}", opens  # "In the attack on the palace, who ..."
+        else:
+            parts.append(piece)
+            asks.append(opens)
+    return parts
+
+
 def is_multi_part(question: str) -> bool:
     """Questions that ask for several facts."""
     return bool(_MULTI_PART.search(question))

@@ -32,6 +32,7 @@ from .question import (
     names_role,
     question_cues,
     question_names,
+    question_parts,
     states_absence,
     terms,
 )
@@ -211,6 +212,8 @@ def select(
             chosen.append(cand)
             got_terms |= cand_terms
             got |= new_cues
+    if reader is not None:
+        chosen += _part_answers(question, ranked[: settings.read_units], chosen, reader)
     if "number" in cues:
         chosen += _corrections(chosen, ranked)
     for missing_in, found_in, reason in _asked_facts(question, cues, known):
@@ -236,6 +239,28 @@ def select(
         chosen.append(extra)
     chosen += _antecedents(chosen)
     return Selection(chosen, confidence, "", closest, feats)
+
+
+def _part_answers(question: str, head: list[Evidence], chosen: list[Evidence], reader: Reader) -> list[Evidence]:
+    """For a question of several parts ("How many were aboard her, and how many of them
+    were Sri Lankan?"), the unit the reader finds best for each part, when it is sure
+    enough and the chosen units do not already hold it. The reader read the whole
+    question, whose first part tends to win; each part asked alone finds its own answer."""
+    parts = question_parts(question)
+    if len(parts) < 2:
+        return []
+    docs = {c.passage.doc_id for c in chosen}
+    texts = [e.reader_text() for e in head]
+    extra: list[Evidence] = []
+    for part in parts:
+        probs = reader.probabilities(part, texts)
+        best = int(probs.argmax())
+        cand = head[best]
+        if probs[best] < reader.threshold or cand.passage.doc_id not in docs:
+            continue
+        if not any(_overlaps(cand, e) for e in chosen + extra):
+            extra.append(cand)
+    return extra
 
 
 def _next_to(p: Passage, end: int, start: int) -> bool:
