@@ -613,10 +613,16 @@ def _asked_entity(previous: str, answer: str) -> list[str]:
     verb = getAllLemmas(noun, upos="VERB").get("VERB", ())
     if not noun or noun in _AUX | _QUANTITY or (lemmas and noun not in lemmas) or (verb and not lemmas):
         return []  # "What did ...", "What happened ...", "Which ships ..." (a plural)
-    phrase = _answer_phrase(_without_yes_no(answer))
-    if not phrase or not any(_is_name(t) for t in phrase[1:]):
+    said = _without_yes_no(answer)
+    phrase = _answer_phrase(said)
+    if phrase and phrase[0].lower() in {"the", "a", "an"}:
+        phrase = ["the", *phrase[1:]]
+    # "The frigate Hessen", or a name the answer opens with ("TotalEnergies, which halted ...");
+    # not "Two frigates", nor a name cut from a longer phrase ("The Hong Kong-flagged ship ...").
+    alone = len(phrase) == 1 and said.lstrip().startswith(phrase[0]) and _kind(phrase[0]) in {"name", "designation"}
+    if not any(_is_name(t) for t in phrase[1:]) and not alone:
         return []
-    return ["the", *phrase[1:]] if phrase[0].lower() in {"the", "a", "an"} else phrase
+    return phrase
 
 
 _PLACE_GIVEN = re.compile(

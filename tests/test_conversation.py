@@ -130,6 +130,17 @@ LUNPO = turns("What happened near Lunpo La in October?", "Indian and Chinese pat
             turns("Which German warship shot down the drones?", "The frigate Hessen."),
             "Where had the frigate Hessen set out from?",
         ),
+        # ... also when the answer is a name alone, not a year
+        (
+            "What does it need before it goes back to work?",
+            turns("Which company stopped building the gas plant?", "Fenmark, which halted work in 2021."),
+            "What does Fenmark need before Fenmark goes back to work?",
+        ),
+        (
+            "What happened in it?",
+            turns("Which year saw the first joint patrol?", "2019, when two bombers flew together."),
+            "What happened in the first joint patrol?",
+        ),
         # after "Where ...?" the answer's place is what "there" is
         (
             "When did it get there?",
