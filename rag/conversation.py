@@ -148,6 +148,7 @@ _ADVERBS = {
 }
 _COPULAS = {"is", "was", "are", "were"}
 _DO = {"did", "does", "do"}
+_MODALS = {"will", "can", "could", "would", "should"}
 # A reaction with its object left out ("How did Minsk respond?") is to the conversation's event.
 _REACTION = re.compile(r"\b(?:respond|react|reply|retaliate|answer|comment)(?:ed|s)?\s*[?.!]*\s*$", re.I)
 # A word (letters of any alphabet, digits; inner apostrophes, hyphens, dots) or one other character.
@@ -289,7 +290,7 @@ def antecedent(question: str) -> str:
     if not rest:
         rest = [t for t in frame if t.lower() not in _WH | _QUANTITY | _AUX]
     # "When did Operation 1027 begin": an inverted question ends in its verb.
-    if frame and frame[-1].lower() in {"did", "does", "do", "will", "can", "could", "would", "should"}:
+    if frame and frame[-1].lower() in _DO | _MODALS:
         verb = _verb_after_subject(rest, 0)
         if verb is not None:
             rest = rest[:verb]  # "When did [the Chinese Y-9] cross into Japanese airspace"
@@ -363,8 +364,8 @@ def _base_verb(word: str) -> bool:
 def _verb_follows(words: list[str], i: int) -> bool:
     """Whether ``words[i]`` is the verb rather than the word before it ("the boarding
     team cut the search": "team" is a verb's form too, but "cut" is followed by its object)."""
-    if i >= len(words) or not words[i][:1].islower() or not _base_verb(words[i]):
-        return False
+    if i >= len(words) or not words[i][:1].islower() or words[i] in _PREPOSITIONS or not _base_verb(words[i]):
+        return False  # "take over the base": "over" is a particle, never the verb
     nxt = words[i + 1] if i + 1 < len(words) else ""
     # ... by a determiner or a name: its object ("take part in" is one verb, "part" no other)
     return nxt.lower() in _DETERMINERS or nxt[:1].isupper()
@@ -721,6 +722,12 @@ def _complete_fragment(fragment: list[str], previous: str) -> list[str]:
     if not names or not frame or not rest:
         # "What about the second one?": the earlier question, with the reference as context.
         return [*prev, "(", *frag, ")"]
+    one = any(t.lower() == "one" for t in frag)  # "the one at Tessalit": a thing like one named, not the subject
+    if frame[-1].lower() in _DO | _MODALS and not one and not any(t.lower() in _WH for t in frag):
+        # "When did [Operation 1027] begin?": the fragment is the new subject, the verb stays.
+        verb = _verb_after_subject(rest, 0)
+        if verb is not None:
+            return [*frame, *frag, *rest[verb:]]
     if rest[0].lower() in _PREPOSITIONS and not (frag and frag[0].lower() in _PREPOSITIONS):
         frame = [*frame, rest[0]]
     return frame + frag

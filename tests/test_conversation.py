@@ -45,6 +45,17 @@ LUNPO = turns("What happened near Lunpo La in October?", "Indian and Chinese pat
             turns("Which ships took part in VARTIO 25?", "Two frigates."),
             "Which ships took part in the patrol in the Fram Strait?",
         ),
+        # ... where the frame holds the subject ("When did X begin?"), the fragment is the new subject
+        (
+            "And the Kokang offensive?",
+            turns("When did Operation 1027 begin?", "On 27 October 2023."),
+            "When did the Kokang offensive begin?",
+        ),
+        (
+            "What about the Italian destroyer?",
+            turns("How many drones did the Hessen shoot down?", "Two."),
+            "How many drones did the Italian destroyer shoot down?",
+        ),
         # a name of the same kind replaces its counterpart, through a rewritten second turn
         (
             "And the Chinese one?",
@@ -242,6 +253,7 @@ def test_antecedent() -> None:
     assert antecedent("What did North Korea's space agency say about the satellite?") == "North Korea's space agency"
     assert antecedent("Why did the boarding team cut the search short?") == "the boarding team"
     assert antecedent("When did the Chinese Y-9 cross into Japanese airspace?") == "the Chinese Y-9"
+    assert antecedent("When did the army take over the base at Gossi?") == "the army"  # "over" is no verb
     # "anyone" is nobody in particular: the question is about what was claimed
     assert antecedent("Did anyone claim responsibility for the attack?") == "the attack"
     assert (
