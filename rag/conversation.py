@@ -485,7 +485,8 @@ def _without_yes_no(answer: str) -> str:
 
 def _answer_phrase(answer: str) -> list[str]:
     """What "they" / "them" points at in a previous answer: its first run of names and
-    the nouns after them ("T129 ATAK attack helicopters"), or a short answer whole."""
+    the nouns after them, eight words at most ("T129 ATAK attack helicopters", "the Hong
+    Kong-flagged container ship Newnew Polar Bear"), or a short answer whole."""
     words = _tokens(re.split(r"[.;:,]", answer, maxsplit=1)[0])
     if 0 < len(words) <= 6:
         return words
@@ -493,10 +494,15 @@ def _answer_phrase(answer: str) -> list[str]:
     for i, tok in enumerate(words):
         if not out and not _is_name(tok, first=i == 0):
             continue
-        participle = tok.endswith(("ed", "ing")) or words[i + 1 : i + 2] == ["by"]  # "built by", "made by"
-        if tok.lower() in _PREPOSITIONS | _AUX or participle or len(out) >= 6:
+        if not out and i and words[i - 1].lower() == "the":
+            out.append("the")  # "the Hong Kong-flagged container ship ..."
+        # "built by", "made by"; not a compound adjective ("Hong Kong-flagged")
+        participle = ("-" not in tok and tok.endswith(("ed", "ing"))) or words[i + 1 : i + 2] == ["by"]
+        if tok.lower() in _PREPOSITIONS | _AUX or participle or len(out) >= 8:
             break
         out.append(tok)
+    while out and out[-1].lower() in {"the", "and", "or"}:
+        out.pop()  # cut at the limit: "... Sea Falcon Two and | its sister ship"
     return out
 
 

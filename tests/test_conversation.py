@@ -91,6 +91,14 @@ LUNPO = turns("What happened near Lunpo La in October?", "Indian and Chinese pat
             turns("Is the navy buying more patrol boats?", "Yes, four more Damen boats are planned."),
             "When are four more Damen boats due?",
         ),
+        # ... nor cut at a compound adjective ("Malta-flagged")
+        (
+            "When did it leave port?",
+            turns(
+                "Which ship carried the cargo?", "The Malta-flagged bulk carrier Sea Falcon Two, which sailed in May."
+            ),
+            "When did the Malta-flagged bulk carrier Sea Falcon Two leave port?",
+        ),
         # "they" is the answer's names, not the participle after them ("built by ...")
         (
             "Are more of them on the way?",
