@@ -382,6 +382,7 @@ def test_a_further_unit_must_be_about_the_question(tmp_path) -> None:
         ),
         ("Which firm did the EU list, and for what?", ["Which firm did the EU list and for what?"]),  # too short
         ("Who joined the patrol and where?", ["Who joined the patrol and where?"]),
+        ("When, and where, was the drill held?", ["When and where, was the drill held?"]),
         ("Which ships from Iran, Russia and China took part?", ["Which ships from Iran, Russia and China took part?"]),
         (  # the phrase set before the first question belongs to it
             "In the attack on the palace, who was the target, and did he come through it?",

@@ -592,9 +592,9 @@ def question_parts(question: str) -> list[str]:
     Lankan?"]. A list ("Iran, Russia and China") or a bare "and where?" is no break:
     a part of fewer than three words is joined back to the one before it."""
     parts: list[str] = []
-    asks: list[bool] = []  # whether each part holds a question yet ("In 2023," does not)
+    asks: list[bool] = []  # whether each part holds a question yet ("In 2023," and "When," do not)
     for piece in filter(None, (p.strip() for p in _PART_BREAK.split(question))):
-        opens = bool(_OPENS_PART.match(piece))
+        opens = bool(_OPENS_PART.match(piece)) and len(piece.split()) >= 3
         if parts and len(piece.split()) < 3:
             parts[-1] = f"{parts[-1]} and {piece}"
         elif parts and not asks[-1]:
