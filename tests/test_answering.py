@@ -383,6 +383,10 @@ def test_a_further_unit_must_be_about_the_question(tmp_path) -> None:
         ("Which firm did the EU list, and for what?", ["Which firm did the EU list and for what?"]),  # too short
         ("Who joined the patrol and where?", ["Who joined the patrol and where?"]),
         ("When, and where, was the drill held?", ["When and where, was the drill held?"]),
+        (  # a clause that sets the scene is no question
+            "When the coast guard fired, which ships were escorting, and where were they heading?",
+            ["When the coast guard fired, which ships were escorting", "where were they heading?"],
+        ),
         ("Which ships from Iran, Russia and China took part?", ["Which ships from Iran, Russia and China took part?"]),
         (  # the phrase set before the first question belongs to it
             "In the attack on the palace, who was the target, and did he come through it?",

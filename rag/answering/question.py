@@ -586,6 +586,13 @@ _PART_BREAK = re.compile(
 _OPENS_PART = re.compile(rf"(?:(?:for|to|from|in|on|at|by|with|of)\s+)?{_WH_OR_AUX}", re.I)
 
 
+# "when Beijing's coast guard turned a water cannon on ...," is a clause that sets the scene,
+# not a question: no auxiliary follows its "when" or "where".
+_CLAUSE = re.compile(
+    r"(?:when|where)\s+(?!(?:is|are|was|were|did|does|do|has|have|had|can|could|will|would|should)\b)", re.I
+)
+
+
 def question_parts(question: str) -> list[str]:
     """The questions joined in ``question``: "How many were aboard her, and how many of
     them were Sri Lankan?" -> ["How many were aboard her", "how many of them were Sri
@@ -594,7 +601,7 @@ def question_parts(question: str) -> list[str]:
     parts: list[str] = []
     asks: list[bool] = []  # whether each part holds a question yet ("In 2023," and "When," do not)
     for piece in filter(None, (p.strip() for p in _PART_BREAK.split(question))):
-        opens = bool(_OPENS_PART.match(piece)) and len(piece.split()) >= 3
+        opens = bool(_OPENS_PART.match(piece)) and not _CLAUSE.match(piece) and len(piece.split()) >= 3
         if parts and len(piece.split()) < 3:
             parts[-1] = f"{parts[-1]} and {piece}"
         elif parts and not asks[-1]:
