@@ -153,6 +153,7 @@ _MODALS = {"will", "can", "could", "would", "should"}
 _REACTION = re.compile(r"\b(?:respond|react|reply|retaliate|answer|comment)(?:ed|s)?\s*[?.!]*\s*$", re.I)
 # A word (letters of any alphabet, digits; inner apostrophes, hyphens, dots) or one other character.
 # An answer's citation markers ("... in Gabon. [1]"): no part of what it says.
+_NUMBER_WORD = re.compile(r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|some|several")
 _MARKERS = re.compile(r"\s*\[\d+\]")
 _TOKEN = re.compile(r"[^\W_](?:[^\W_]|['’\-.])*[^\W_]|[^\W_]|[^\s\w]|_")
 
@@ -322,7 +323,8 @@ def about(question: str) -> str:
     if first in _DO:
         opener, at = ["whether"], 0
     else:
-        at = next((j for j in range(1, min(4, len(words))) if words[j].lower() in _DO), 0)
+        # "Which firm in Gomel did the EU list": the wh-phrase may hold a place or a name
+        at = next((j for j in range(1, min(6, len(words))) if words[j].lower() in _DO), 0)
         opener = [first, *words[1:at]]
     aux = words[at].lower() if len(words) > at + 2 else ""
     if (at == 0 or first in _WH) and aux in _DO:
@@ -489,7 +491,7 @@ def _answer_phrase(answer: str) -> list[str]:
     Kong-flagged container ship Newnew Polar Bear"), or a short answer whole."""
     words = _tokens(re.split(r"[.;:,]", answer, maxsplit=1)[0])
     if 0 < len(words) <= 6:
-        return words
+        return _lower_opening(words)
     out: list[str] = []
     for i, tok in enumerate(words):
         if not out and not _is_name(tok, first=i == 0):
@@ -503,7 +505,17 @@ def _answer_phrase(answer: str) -> list[str]:
         out.append(tok)
     while out and out[-1].lower() in {"the", "and", "or"}:
         out.pop()  # cut at the limit: "... Sea Falcon Two and | its sister ship"
-    return out
+    return _lower_opening(out)
+
+
+def _lower_opening(words: list[str]) -> list[str]:
+    """An answer's first word in lower case where it is capitalised only for opening the
+    answer ("Roughly 300 Chinese soldiers" -> "roughly 300 ..."): an adverb, a determiner,
+    a preposition or a number word; a name ("Italy") keeps its capital."""
+    first = words[0].lower() if words else ""
+    if "ADV" in getAllLemmas(first) or first in _DETERMINERS | _PREPOSITIONS or _NUMBER_WORD.fullmatch(first):
+        return [first, *words[1:]]
+    return words
 
 
 def _replace_pronouns(

@@ -99,6 +99,12 @@ LUNPO = turns("What happened near Lunpo La in October?", "Indian and Chinese pat
             ),
             "When did the Malta-flagged bulk carrier Sea Falcon Two leave port?",
         ),
+        # an answer's opening adverb or determiner is no name: it loses its capital
+        (
+            "How high is the ridge they tried to occupy?",
+            turns("Who crossed the line at Yangtse?", "Roughly 300 Chinese soldiers."),
+            "How high is the ridge roughly 300 Chinese soldiers tried to occupy?",
+        ),
         # "they" is the answer's names, not the participle after them ("built by ...")
         (
             "Are more of them on the way?",
@@ -248,6 +254,7 @@ def test_about_reads_as_a_clause() -> None:
     assert about("What did the patrol report about the strait?") == "what the patrol reported about the strait"
     assert about("What does the alliance still want?") == "what the alliance still wants"
     assert about("Did a submarine take part in JIMEX 22?") == "whether a submarine took part in JIMEX 22"
+    assert about("Which firm in Gomel did the EU list?") == "which firm in Gomel the EU listed"
     assert about("Where was the ship taken?") == antecedent("Where was the ship taken?")  # no "did": the antecedent
 
 
