@@ -332,7 +332,11 @@ def test_seed_patrol_question(seed_settings: rag.Settings) -> None:
     first = answer.citations[0].quote
     for name in ("China", "Russia", "East China Sea", "western Pacific"):
         assert name in first, f"first citation lacks {name}: {first!r}"
-    assert first.startswith("In a significant show of military cooperation"), "the lead sentence comes first"
+    # Which of the seed's two sentences that name all four comes first (the lead, "In a significant
+    # show ...", or "In conclusion, ...") is a near tie: evidence scores 0.489 and 0.493 on an AVX-512
+    # machine, the other order on an AVX2 one (the int8 embedder's and the reader's kernels differ in
+    # the last digits by instruction set), so the test asks for the names, not for one of the two.
+    assert first.startswith(("In a significant show of military cooperation", "In conclusion, the joint air patrol"))
     for heading in SEED_HEADINGS:
         assert heading not in answer.text.replace(f"{heading}:", ""), f"heading {heading!r} cited as an answer"
 
