@@ -151,10 +151,11 @@ _DO = {"did", "does", "do"}
 _MODALS = {"will", "can", "could", "would", "should"}
 # A reaction with its object left out ("How did Minsk respond?") is to the conversation's event.
 _REACTION = re.compile(r"\b(?:respond|react|reply|retaliate|answer|comment)(?:ed|s)?\s*[?.!]*\s*$", re.I)
-# A word (letters of any alphabet, digits; inner apostrophes, hyphens, dots) or one other character.
-# An answer's citation markers ("... in Gabon. [1]"): no part of what it says.
+# A count in words, which an answer may open with ("Two frigates ...").
 _NUMBER_WORD = re.compile(r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|some|several")
+# An answer's citation markers ("... in Gabon. [1]"): no part of what it says.
 _MARKERS = re.compile(r"\s*\[\d+\]")
+# A word (letters of any alphabet, digits; inner apostrophes, hyphens, dots) or one other character.
 _TOKEN = re.compile(r"[^\W_](?:[^\W_]|['’\-.])*[^\W_]|[^\W_]|[^\s\w]|_")
 
 

@@ -581,8 +581,6 @@ _PART_BREAK = re.compile(
     rf"(?:,\s*|\s+)(?:and|or|but)\s+(?=(?:(?:for|to|from|in|on|at|by|with|of)\s+)?{_WH_OR_AUX})|[,;]\s+(?={_WH_OR_AUX})",
     re.I,
 )
-
-
 _OPENS_PART = re.compile(rf"(?:(?:for|to|from|in|on|at|by|with|of)\s+)?{_WH_OR_AUX}", re.I)
 
 
@@ -597,7 +595,9 @@ def question_parts(question: str) -> list[str]:
     """The questions joined in ``question``: "How many were aboard her, and how many of
     them were Sri Lankan?" -> ["How many were aboard her", "how many of them were Sri
     Lankan?"]. A list ("Iran, Russia and China") or a bare "and where?" is no break:
-    a part of fewer than three words is joined back to the one before it."""
+    a part of fewer than three words is joined back to the one before it, and a phrase
+    set before a question ("In the attack on the palace,") or a clause that sets the
+    scene ("When the coast guard fired,") to the question after it."""
     parts: list[str] = []
     asks: list[bool] = []  # whether each part holds a question yet ("In 2023," and "When," do not)
     for piece in filter(None, (p.strip() for p in _PART_BREAK.split(question))):
