@@ -573,22 +573,14 @@ _MULTI_DOC = re.compile(
 
 # A second question joined to the first (", and where did they take it?", "; how many ...?"):
 # it opens with a wh-word or an auxiliary, perhaps after a preposition ("and for what?").
-_WH_OR_AUX = (
-    r"(?:who|whom|whose|what|when|where|which|why|how|is|are|was|were|did|does|do|has|have|had|"
-    r"can|could|will|would|should)\b"
-)
-_PART_BREAK = re.compile(
-    rf"(?:,\s*|\s+)(?:and|or|but)\s+(?=(?:(?:for|to|from|in|on|at|by|with|of)\s+)?{_WH_OR_AUX})|[,;]\s+(?={_WH_OR_AUX})",
-    re.I,
-)
-_OPENS_PART = re.compile(rf"(?:(?:for|to|from|in|on|at|by|with|of)\s+)?{_WH_OR_AUX}", re.I)
-
-
+_AUXILIARY = r"(?:is|are|was|were|did|does|do|has|have|had|can|could|will|would|should)\b"
+_WH_OR_AUX = rf"(?:(?:who|whom|whose|what|when|where|which|why|how)\b|{_AUXILIARY})"
+_OPENING = rf"(?:(?:for|to|from|in|on|at|by|with|of)\s+)?{_WH_OR_AUX}"
+_PART_BREAK = re.compile(rf"(?:,\s*|\s+)(?:and|or|but)\s+(?={_OPENING})|[,;]\s+(?={_WH_OR_AUX})", re.I)
+_OPENS_PART = re.compile(_OPENING, re.I)
 # "when Beijing's coast guard turned a water cannon on ...," is a clause that sets the scene,
 # not a question: no auxiliary follows its "when" or "where".
-_CLAUSE = re.compile(
-    r"(?:when|where)\s+(?!(?:is|are|was|were|did|does|do|has|have|had|can|could|will|would|should)\b)", re.I
-)
+_CLAUSE = re.compile(rf"(?:when|where)\s+(?!{_AUXILIARY})", re.I)
 
 
 def question_parts(question: str) -> list[str]:
